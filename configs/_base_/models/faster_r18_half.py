@@ -1,0 +1,14 @@
+# A light Faster R-CNN for the CPU: mmdet's ResNet-18 at half width (base_channels=32),
+# FPN 64, a 256-wide box head, 128 sampled RoIs. Trains from scratch (no pretrained
+# weights can be downloaded here): init_cfg=None. Everything else is mmdet's Faster R-CNN.
+_base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
+
+model = dict(
+    backbone=dict(depth=18, base_channels=32, init_cfg=None),
+    neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
+    rpn_head=dict(in_channels=64, feat_channels=64),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=64),
+        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=6)),
+    train_cfg=dict(rcnn=dict(sampler=dict(num=128))),
+    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=300), rcnn=dict(max_per_img=100)))

@@ -1,0 +1,144 @@
+"""Command-line entry points for training and testing (``tools/train.py``, ``tools/test.py``).
+
+They follow MMDetection's own tools flag for flag (so ``mim train mmsniper`` and
+``tools/dist_train.sh`` drive them unchanged) and add what SNIPER needs: the import of
+mmsniper before the config is built, and the torch >= 2.6 checkpoint fix that comes with it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import Config, ConfigDict, DictAction
+
+
+def _common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--work-dir', help='directory for logs and checkpoints '
+                        '(default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value pairs, for example '
+        'train_cfg.max_iters=2 "sniper.scales=[(800,1333)]" (no spaces inside a value)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (tools/dist_*.sh set this)')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+
+
+def _load_cfg(args: argparse.Namespace) -> Config:
+    import mmsniper  # noqa: F401  (registers classes and the checkpoint allow-list)
+
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file {args.config!r} does not exist')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return cfg
+
+
+def _build_runner(cfg: Config):
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
+
+def train_cli(argv: Optional[Sequence[str]] = None) -> None:
+    """``tools/train.py``: train a detector from a config (SNIPER or plain MMDetection)."""
+    parser = argparse.ArgumentParser(
+        description='Train a detector with mmsniper (SNIPER chips when the config '
+        'switches them on). Same flags as MMDetection\'s tools/train.py.')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (AmpOptimWrapper, dynamic loss scale)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the learning rate by the real batch size '
+                        '(needs auto_scale_lr in the config)')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint; with no path, from the latest checkpoint '
+        'in the work directory. Chip plans, optimizer, scheduler and iteration '
+        'counters continue where they stopped.')
+    _common_args(parser)
+    args = parser.parse_args(argv)
+    cfg = _load_cfg(args)
+
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.auto_scale_lr:
+        if not ('auto_scale_lr' in cfg and 'base_batch_size' in cfg.auto_scale_lr):
+            raise RuntimeError('--auto-scale-lr needs auto_scale_lr.base_batch_size '
+                               f'in the config {args.config}')
+        cfg.auto_scale_lr.enable = True
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise FileNotFoundError(f'--resume checkpoint {args.resume!r} does not exist')
+        cfg.resume, cfg.load_from = True, args.resume
+
+    _build_runner(cfg).train()
+
+
+def _apply_tta(cfg: Config, config_path: str) -> None:
+    """Wrap the model in ``cfg.tta_model`` and swap the test pipeline for ``cfg.tta_pipeline``."""
+    missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+    if missing:
+        raise KeyError(f'--tta needs {" and ".join(missing)} in the config {config_path}; '
+                       'inherit configs/_base_/sniper_tta.py or define them')
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    data_cfg = cfg.test_dataloader.dataset
+    while 'dataset' in data_cfg:
+        data_cfg = data_cfg['dataset']
+    data_cfg.pop('batch_shapes_cfg', None)
+    data_cfg.pipeline = cfg.tta_pipeline
+
+
+def test_cli(argv: Optional[Sequence[str]] = None) -> None:
+    """``tools/test.py``: evaluate a checkpoint, single-scale or with the SNIPER pyramid."""
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a detector checkpoint. With --tta, runs the '
+        'config\'s tta_model over tta_pipeline: for SNIPER configs, the image pyramid '
+        'with per-scale valid ranges merged by the configured NMS.')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='dump raw predictions to this .pkl file')
+    parser.add_argument('--show-dir', help='save pictures of predictions to this directory '
+                        '(inside work_dir/timestamp)')
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time augmentation: SNIPER image pyramid for SNIPER configs')
+    _common_args(parser)
+    args = parser.parse_args(argv)
+    cfg = _load_cfg(args)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
+    cfg.load_from = args.checkpoint
+
+    if args.show_dir:
+        vis = cfg.default_hooks.get('visualization')
+        if vis is None:
+            raise KeyError('--show-dir needs default_hooks.visualization in the config')
+        vis.draw = True
+        vis.test_out_dir = args.show_dir
+    if args.tta:
+        _apply_tta(cfg, args.config)
+
+    runner = _build_runner(cfg)
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must end with .pkl or .pickle, got {args.out!r}')
+        from mmdet.evaluation import DumpDetResults
+
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    runner.test()
