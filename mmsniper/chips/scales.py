@@ -1,0 +1,201 @@
+"""Scale factors, scaled image sizes, valid ranges and pyramid pixel counts.
+
+Frames: "original" is the image file as annotated; "scaled" is original x the
+level's factor ``s``. Valid ranges are always ``sqrt(w * h)`` in original pixels.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from numbers import Real
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from ._checks import as_boxes, as_image_size
+
+#: A scale: a plain factor, or a ``(short, long)`` resolution pair (``-1`` = unbounded side).
+Scale = Union[float, Sequence[float]]
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (Real, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def scale_factor(image_size: tuple[float, float], scale: Scale) -> float:
+    """Factor ``s`` (scaled = original * s) of one scale for one image.
+
+    Args:
+        image_size (tuple[float, float]): ``(w, h)`` of the original image.
+        scale (float | tuple[float, float]): a positive factor used as is, or a
+            ``(short, long)`` resolution: ``s = short / min(w, h)``, reduced to
+            ``long / max(w, h)`` when ``s * max(w, h) > long``. ``short == -1`` means
+            ``s = long / max(w, h)``; ``long == -1`` means no bound on the long side.
+
+    Returns:
+        float: the factor ``s > 0``.
+    """
+    w, h = as_image_size(image_size)
+    return _factor(w, h, scale)
+
+
+def _factor(w: float, h: float, scale: Scale) -> float:
+    """:func:`scale_factor` for a checked image size."""
+    if type(scale) is float and math.isfinite(scale) and scale > 0:
+        return scale
+    if _is_number(scale):
+        s = float(scale)
+        if not (math.isfinite(s) and s > 0):
+            raise ValueError(f'scale: expected a positive factor, got {scale!r}')
+        return s
+    try:
+        short, long = scale  # type: ignore[misc]
+        short, long = float(short), float(long)
+    except (TypeError, ValueError):
+        raise ValueError(f'scale: expected a factor or a (short, long) pair, got {scale!r}'
+                         ) from None
+    for name, v in (('short', short), ('long', long)):
+        if not (math.isfinite(v) and (v > 0 or v == -1)):
+            raise ValueError(f'scale {scale!r}: {name} side must be > 0 or -1, got {v}')
+    if short == -1 and long == -1:
+        raise ValueError(f'scale {scale!r}: short and long cannot both be -1')
+    if short == -1:
+        return long / max(w, h)
+    s = short / min(w, h)
+    if long != -1 and s * max(w, h) > long:
+        s = long / max(w, h)
+    return s
+
+
+def scale_factors(image_size: tuple[float, float], scales: Sequence[Scale]) -> list[float]:
+    """:func:`scale_factor` of every scale, in order (one per pyramid level)."""
+    w, h = as_image_size(image_size)
+    return [_factor(w, h, sc) for sc in scales]
+
+
+def scaled_image_size(image_size: tuple[float, float], scale: float) -> tuple[int, int]:
+    """``(w, h)`` in whole pixels of the image resized by factor ``scale``.
+
+    Rounded half up, the way ``mmcv.rescale_size`` sizes a resize by a factor, and
+    at least 1 pixel.
+
+    Args:
+        image_size (tuple[float, float]): ``(w, h)`` of the original image.
+        scale (float): the factor ``s`` (see :func:`scale_factor`).
+
+    Returns:
+        tuple[int, int]: ``(scaled_w, scaled_h)``.
+    """
+    w, h = as_image_size(image_size)
+    s = float(scale)
+    if not (math.isfinite(s) and s > 0):
+        raise ValueError(f'scale: expected a positive factor, got {scale!r}')
+    return max(1, int(w * s + 0.5)), max(1, int(h * s + 0.5))
+
+
+def pyramid_pixels(image_size: tuple[float, float], scales: Sequence[Scale]) -> int:
+    """Pixels of the whole image resized to every scale (the full image pyramid).
+
+    Args:
+        image_size (tuple[float, float]): ``(w, h)`` of the original image.
+        scales (Sequence[float | tuple]): scales as in :func:`scale_factor`.
+
+    Returns:
+        int: ``sum(scaled_w * scaled_h)`` over the scales.
+    """
+    total = 0
+    for s in scale_factors(image_size, scales):
+        sw, sh = scaled_image_size(image_size, s)
+        total += sw * sh
+    return total
+
+
+def _bound(v: Any, which: str, i: int) -> float:
+    if v is None or (_is_number(v) and v == -1):
+        return 0.0 if which == 'lo' else math.inf
+    if not _is_number(v) or math.isnan(v) or v < 0:
+        raise ValueError(f'ranges[{i}]: {which} must be >= 0, -1 or None, got {v!r}')
+    return float(v)
+
+
+def normalize_ranges(ranges: Sequence[tuple[Any, Any]] | np.ndarray) -> np.ndarray:
+    """Valid ranges as numeric bounds.
+
+    Args:
+        ranges (Sequence[tuple]): one ``(lo, hi)`` per level, ``sqrt(w * h)`` in
+            original pixels; ``-1`` or ``None`` leaves that end open.
+
+    Returns:
+        ndarray[L, 2] float64: ``(lo, hi)`` with open ends as ``0`` and ``inf``.
+    """
+    if isinstance(ranges, np.ndarray) and ranges.ndim == 2 and ranges.shape[1] == 2:
+        items = ranges.tolist()
+    else:
+        try:
+            items = [tuple(r) for r in ranges]
+        except TypeError:
+            raise ValueError(f'ranges: expected a sequence of (lo, hi) pairs, got {ranges!r}'
+                             ) from None
+    out = np.empty((len(items), 2), dtype=np.float64)
+    for i, r in enumerate(items):
+        if len(r) != 2:
+            raise ValueError(f'ranges[{i}]: expected (lo, hi), got {r!r}')
+        lo, hi = _bound(r[0], 'lo', i), _bound(r[1], 'hi', i)
+        if not lo < hi:
+            raise ValueError(f'ranges[{i}]: expected lo < hi, got {r!r}')
+        out[i] = lo, hi
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _normalize_key(key: tuple) -> np.ndarray:
+    arr = normalize_ranges(key)
+    arr.flags.writeable = False
+    return arr
+
+
+def normalize_ranges_cached(ranges: Any) -> np.ndarray:
+    """:func:`normalize_ranges`, memoised for hashable inputs; the result is read-only."""
+    if not isinstance(ranges, np.ndarray):
+        try:
+            return _normalize_key(tuple(tuple(r) for r in ranges))
+        except TypeError:
+            pass
+    return normalize_ranges(ranges)
+
+
+def box_sizes(boxes: np.ndarray) -> np.ndarray:
+    """``sqrt(w * h)`` of ``ndarray[N, 4]`` xyxy boxes; negative extents count as 0."""
+    w = np.maximum(boxes[:, 2] - boxes[:, 0], 0.0)
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 0.0)
+    return np.sqrt(w * h)
+
+
+def range_mask(sizes: np.ndarray, lo: float, hi: float, inclusive: str) -> np.ndarray:
+    """``lo <= sizes < hi`` (``'left'``) or ``lo < sizes <= hi`` (``'right'``)."""
+    if inclusive == 'left':
+        return (sizes >= lo) & (sizes < hi)
+    if inclusive == 'right':
+        return (sizes > lo) & (sizes <= hi)
+    raise ValueError(f"inclusive: expected 'left' or 'right', got {inclusive!r}")
+
+
+def valid_range_mask(boxes: np.ndarray, lo_hi: tuple[Any, Any],
+                     inclusive: str = 'left') -> np.ndarray:
+    """Which boxes a level is responsible for.
+
+    Args:
+        boxes (ndarray[N, 4] float): ``(x1, y1, x2, y2)`` in original pixels.
+        lo_hi (tuple): ``(lo, hi)`` bounds of ``sqrt(w * h)`` in original pixels;
+            ``-1`` or ``None`` leaves that end open.
+        inclusive (str): ``'left'`` tests ``lo <= size < hi``, the training convention
+            of the reference; ``'right'`` tests ``lo < size <= hi``, the reference's
+            test-time convention. An open ``lo`` is 0, so with ``'right'`` a box of
+            zero area is never in range.
+
+    Returns:
+        ndarray[N] bool: True where the box is in range.
+    """
+    arr = as_boxes(boxes)
+    (lo, hi), = normalize_ranges([lo_hi])
+    return range_mask(box_sizes(arr), lo, hi, inclusive)
