@@ -13,6 +13,8 @@ from typing import Optional, Sequence
 
 from mmengine.config import Config, ConfigDict, DictAction
 
+from .settings import check_sniper_settings
+
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--work-dir', help='directory for logs and checkpoints '
@@ -41,6 +43,7 @@ def _load_cfg(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    check_sniper_settings(cfg, args.config)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return cfg

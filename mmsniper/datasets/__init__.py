@@ -1,0 +1,8 @@
+"""Data adapters: SNIPER's transforms, the chip-aware sampler and the dataset wrapper."""
+from .sampler import ChipSampler
+from .sniper_dataset import SniperDataset
+from .tickets import ChipTicket
+from .transforms import SNIPER_META_KEYS, ChipGenerator, ScaleRangeFilter
+
+__all__ = ['ChipSampler', 'SniperDataset', 'ChipTicket', 'ChipGenerator', 'ScaleRangeFilter',
+           'SNIPER_META_KEYS']

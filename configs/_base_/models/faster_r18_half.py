@@ -1,7 +1,9 @@
 # A light Faster R-CNN for the CPU: mmdet's ResNet-18 at half width (base_channels=32),
 # FPN 64, a 256-wide box head, 128 sampled RoIs. Trains from scratch (no pretrained
-# weights can be downloaded here): init_cfg=None. Everything else is mmdet's Faster R-CNN.
-_base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
+# weights can be downloaded here): init_cfg=None. Built on SNIPER's two-stage changes
+# (ignore-aware assigners, range-aware R-CNN head), which are exact no-ops on whole images
+# without ignored boxes: the single-scale and pyramid baselines train the same model.
+_base_ = '../sniper_faster_rcnn.py'
 
 model = dict(
     backbone=dict(depth=18, base_channels=32, init_cfg=None),

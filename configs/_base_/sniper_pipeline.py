@@ -1,0 +1,42 @@
+# SNIPER training data on COCO 2017 (data/coco/): chips instead of whole images.
+_base_ = ['mmdet::_base_/datasets/coco_detection.py', './sniper_settings.py']
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='LoadAnnotations', with_bbox=True),
+    # Cut the ticket's chip from the ORIGINAL image, resize by its scale, pad to chip_size.
+    dict(type='ChipGenerator'),
+    # Boxes outside the level's range (or cut to slivers) become ignored, never deleted.
+    dict(type='ScaleRangeFilter', min_size=10, min_visible=0.5),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'pad_shape',
+                    'scale_factor', 'flip', 'flip_direction', 'chip', 'chip_level',
+                    'chip_scale', 'chip_kind', 'chip_valid_range')),
+]
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(_delete_=True, type='ChipSampler', shuffle=True),
+    # All chips are chip_size squares: no aspect-ratio grouping.
+    batch_sampler=None,
+    dataset=dict(
+        _delete_=True,
+        type='SniperDataset',
+        scales=_base_.sniper['scales'],
+        train_ranges=_base_.sniper['train_ranges'],
+        chip_size=_base_.sniper['chip_size'],
+        stride=_base_.sniper['stride'],
+        neg_chips_per_img=_base_.sniper['neg_chips_per_img'],
+        negatives=dict(proposals=_base_.sniper['proposals'],
+                       min_proposals=_base_.sniper['neg_min_proposals']),
+        dataset=dict(
+            type='CocoDataset',
+            data_root='data/coco/',
+            ann_file='annotations/instances_train2017.json',
+            data_prefix=dict(img='train2017/'),
+            # Images without boxes stay: they give negative chips when those are on.
+            filter_cfg=dict(filter_empty_gt=False),
+            pipeline=train_pipeline,
+            backend_args=None)))

@@ -1,0 +1,108 @@
+"""``ChipSamplerHook``: keeps the chip sampler in step with the runner across resumes."""
+from __future__ import annotations
+
+from typing import Optional
+
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.runner import IterBasedTrainLoop
+from mmdet.registry import HOOKS
+
+
+class _FastForward:
+    """Stand-in for the loop's iterator: answers the loop's resume skips without loading
+    images, then hands over to the real iterator (already positioned past them)."""
+
+    def __init__(self, real, skips: int) -> None:
+        self.real, self.skips = real, skips
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.skips > 0:
+            self.skips -= 1
+            return None
+        return next(self.real)
+
+
+@HOOKS.register_module()
+class ChipSamplerHook(Hook):
+    """Give :class:`~mmsniper.datasets.ChipSampler` the run's seed and position on resume.
+
+    mmengine builds the train dataloader (and, for iteration-based loops, starts
+    iterating it) BEFORE it loads a checkpoint, so the sampler first sees a fresh run's
+    seed. At ``before_train`` (after resume) this hook:
+
+    1. sets the sampler's seed to the runner's (a resumed run takes its checkpoint's
+       seed), so every epoch's chips are those of the uninterrupted run;
+    2. for an ``IterBasedTrainLoop`` resumed at iteration ``i``, replays the epoch plans
+       (annotations only) to find where this rank's shard stood after ``i`` batches, and
+       answers the loop's ``i`` skip steps without loading any image (mmengine would load
+       and discard ``i`` batches). Set ``fast_forward=False`` to keep mmengine's way.
+
+    Args:
+        fast_forward (bool): see 2. Default True.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, fast_forward: bool = True) -> None:
+        self.fast_forward = fast_forward
+
+    @staticmethod
+    def _sampler(runner):
+        dl = runner.train_dataloader
+        s = getattr(dl, 'sampler', None)
+        return s if hasattr(s, 'epoch_plan') else None
+
+    def before_train(self, runner) -> None:
+        sampler = self._sampler(runner)
+        if sampler is None:
+            return
+        loop = runner.train_loop
+        reseeded = sampler.seed != runner.seed
+        sampler.set_seed(runner.seed)
+        if not isinstance(loop, IterBasedTrainLoop):
+            return
+        start_iter = loop.iter
+        if start_iter == 0 and not reseeded:
+            return
+        epoch, offset, skip = 0, 0, 0
+        if start_iter > 0 and self.fast_forward:
+            epoch, offset = self._locate(sampler, runner.train_dataloader, start_iter)
+            skip = start_iter
+            print_log(f'ChipSamplerHook: resuming at iteration {start_iter}: epoch {epoch} '
+                      f'of the chip plan, chip {offset} of this rank\'s shard (no images '
+                      'loaded to get there)', logger='current')
+        elif start_iter > 0:
+            return  # mmengine skips by loading batches; the seed is already right
+        # Restart the loop's iterator with the right seed (and position).
+        sampler.set_epoch(epoch)
+        sampler.start = offset
+        real = type(loop.dataloader_iterator)(runner.train_dataloader)
+        real._epoch = epoch
+        loop.dataloader_iterator = _FastForward(real, skip) if skip else real
+
+    @staticmethod
+    def _locate(sampler, dataloader, iters: int):
+        """``(epoch, chip offset)`` of this rank after ``iters`` batches from epoch 0."""
+        bs = dataloader.batch_size
+        drop_last = dataloader.drop_last
+        epoch = 0
+        while True:
+            sampler.set_epoch(epoch)
+            n = len(sampler.shard())
+            batches = n // bs if drop_last else -(-n // bs)
+            if batches == 0:
+                raise RuntimeError('ChipSampler: an epoch without a single batch; '
+                                   'check the data set and batch size')
+            if iters < batches:
+                return epoch, iters * bs
+            iters -= batches
+            epoch += 1
+
+    def after_train_epoch(self, runner) -> None:
+        sampler: Optional[object] = self._sampler(runner)
+        if sampler is not None:
+            sampler.start = 0

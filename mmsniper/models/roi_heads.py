@@ -1,0 +1,62 @@
+"""R-CNN heads that keep proposals outside the chip's valid range out of training."""
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import torch
+from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
+
+
+def filter_proposals_by_range(rpn_results_list: Sequence[InstanceData],
+                              batch_data_samples: Sequence[DetDataSample]) -> List[InstanceData]:
+    """Drop proposals whose size is outside their chip level's valid range.
+
+    As in the reference, a chip's R-CNN head trains only on proposals of the sizes its
+    level is responsible for: ``sqrt(w * h) / chip_scale`` (ORIGINAL pixels) in
+    ``chip_valid_range`` (``[lo, hi)``). Samples without chip metadata (not a SNIPER
+    chip) pass unchanged.
+
+    Args:
+        rpn_results_list (list[InstanceData]): per image, ``bboxes`` Tensor[N, 4]
+            ``(x1, y1, x2, y2)`` in CHIP pixels, plus scores etc.
+        batch_data_samples (list[DetDataSample]): metainfo with ``chip_scale`` and
+            ``chip_valid_range`` (from ``ChipGenerator``).
+
+    Returns:
+        list[InstanceData]: the kept proposals of each image.
+    """
+    out = []
+    for res, sample in zip(rpn_results_list, batch_data_samples):
+        meta = sample.metainfo
+        if 'chip_valid_range' not in meta or len(res) == 0:
+            out.append(res)
+            continue
+        lo, hi = meta['chip_valid_range']
+        b = res.bboxes
+        b = b.tensor if hasattr(b, 'tensor') else b
+        size = ((b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)).sqrt()
+        size = size / float(meta['chip_scale'])
+        keep = (size >= lo) & (size < hi)
+        out.append(res[keep] if not bool(keep.all()) else res)
+    return out
+
+
+class _RangeAwareMixin:
+    """Apply :func:`filter_proposals_by_range` before the head's own ``loss``."""
+
+    def loss(self, x: Sequence[torch.Tensor], rpn_results_list, batch_data_samples):
+        rpn_results_list = filter_proposals_by_range(rpn_results_list, batch_data_samples)
+        return super().loss(x, rpn_results_list, batch_data_samples)
+
+
+@MODELS.register_module()
+class SniperRoIHead(_RangeAwareMixin, StandardRoIHead):
+    """``StandardRoIHead`` (Faster R-CNN) with SNIPER's range-aware proposal filter."""
+
+
+@MODELS.register_module()
+class SniperCascadeRoIHead(_RangeAwareMixin, CascadeRoIHead):
+    """``CascadeRoIHead`` with SNIPER's range-aware proposal filter."""

@@ -1,0 +1,56 @@
+"""Shared fixtures: a tiny generated ScaleShapes data set and a way to run the real tools."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import List, Optional
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+BIN = osp.dirname(sys.executable)
+
+# Tools run with 2 threads at most: the CI machine has 2 cores.
+_ENV = dict(os.environ, OMP_NUM_THREADS='2', MKL_NUM_THREADS='2', PYTHONUNBUFFERED='1',
+            PYTHONWARNINGS='ignore')
+
+
+@pytest.fixture(scope='session')
+def scaleshapes_root(tmp_path_factory) -> str:
+    """A small ScaleShapes set (COCO format): 8 train and 4 val images, seed 0."""
+    from mmsniper.datasets.scaleshapes import make_scaleshapes
+
+    root = str(tmp_path_factory.mktemp('scaleshapes'))
+    make_scaleshapes(root, splits={'train': 8, 'val': 4}, seed=0)
+    return root
+
+
+@pytest.fixture
+def workdir(tmp_path, scaleshapes_root) -> str:
+    """An empty directory OUTSIDE the checkout whose data/scaleshapes is the tiny set."""
+    os.makedirs(tmp_path / 'data')
+    os.symlink(scaleshapes_root, tmp_path / 'data' / 'scaleshapes')
+    return str(tmp_path)
+
+
+def run_tool(args: List[str], cwd: str, timeout: int = 600,
+             env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """Run a command; on failure show its output in the assertion message."""
+    proc = subprocess.run(args, cwd=cwd, env=env or _ENV, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, (f'{" ".join(args)} failed ({proc.returncode}):\n'
+                                  f'{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}')
+    return proc
+
+
+def tool(name: str) -> List[str]:
+    """``[python, REPO/tools/<name>]``."""
+    return [sys.executable, osp.join(REPO, 'tools', name)]
+
+
+# Settings that make the tiny CPU runs quick: no worker processes, 2 iterations.
+FAST = ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False']
