@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
-import shutil
 import sys
 import textwrap
 
@@ -23,8 +22,7 @@ SMALL_MODEL = [
 ]
 SMALL_HEAD = ['model.roi_head.bbox_roi_extractor.out_channels=32',
               'model.roi_head.bbox_head.in_channels=32',
-              'model.roi_head.bbox_head.fc_out_channels=64',
-              'model.roi_head.bbox_head.num_classes=6']
+              'model.roi_head.bbox_head.fc_out_channels=64']
 
 
 @pytest.fixture
@@ -32,9 +30,13 @@ def coco_layout(workdir, scaleshapes_root):
     """The tiny set placed where the COCO configs look: data/coco/."""
     coco = osp.join(workdir, 'data', 'coco')
     os.makedirs(osp.join(coco, 'annotations'))
+    from mmdet.datasets import CocoDataset
+    coco_names = CocoDataset.METAINFO['classes']
     for split, name in (('train', 'train2017'), ('val', 'val2017')):
-        shutil.copy(osp.join(scaleshapes_root, 'annotations', f'{split}.json'),
-                    osp.join(coco, 'annotations', f'instances_{name}.json'))
+        ann = json.load(open(osp.join(scaleshapes_root, 'annotations', f'{split}.json')))
+        for c in ann['categories']:   # COCO's class names, so CocoDataset loads the boxes
+            c['name'] = coco_names[c['id'] - 1]
+        json.dump(ann, open(osp.join(coco, 'annotations', f'instances_{name}.json'), 'w'))
         os.symlink(osp.join(scaleshapes_root, 'images', split), osp.join(coco, name))
     return workdir
 
@@ -68,7 +70,7 @@ def test_sniper_faster_r101_config_starts_on_coco_layout(coco_layout):
 def test_outside_config_swaps_in_cascade_rcnn(coco_layout):
     cfg = osp.join(coco_layout, 'my_cascade_sniper.py')
     head = ("dict(type='Shared2FCBBoxHead', in_channels=32, fc_out_channels=64, "
-            "roi_feat_size=7, num_classes=6, bbox_coder=dict(type='DeltaXYWHBBoxCoder', "
+            "roi_feat_size=7, num_classes=80, bbox_coder=dict(type='DeltaXYWHBBoxCoder', "
             "target_means=[0., 0., 0., 0.], target_stds={stds}), reg_class_agnostic=True, "
             "loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0), "
             "loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0))")
@@ -113,8 +115,9 @@ def test_changed_sniper_block_without_owner_is_an_error(tmp_path):
 DIST_SCRIPT = r"""
 import json, os, sys
 sys.path.insert(0, {repo!r})
-from mmengine.dist import init_dist, all_gather_object, get_rank
-init_dist('pytorch', backend='gloo')
+from mmengine.dist import all_gather_object, get_rank
+import torch.distributed as dist
+dist.init_process_group('gloo')   # torchrun's env:// rendezvous; CPU only
 import mmsniper
 from mmsniper.datasets import ChipSampler, SniperDataset
 ds = SniperDataset(dict(type='CocoDataset', data_root={root!r}, ann_file='annotations/train.json',

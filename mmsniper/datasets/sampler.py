@@ -76,6 +76,14 @@ class ChipSampler(Sampler):
         key = (self.seed, self.epoch)
         if self._cache is None or self._cache[0] != key:
             plan = self.dataset.plan_epoch(self.epoch, self.seed)
+            if not plan:
+                st = self.dataset.last_plan_stats
+                raise RuntimeError(
+                    f'ChipSampler: epoch {self.epoch} has no chips: none of the '
+                    f'{st.get("images")} training images has a box valid at any level. '
+                    'Check that the dataset\'s metainfo classes match the annotation file\'s '
+                    'category names (boxes of other classes are not loaded), the valid '
+                    'ranges (sniper.train_ranges), or switch on negative chips.')
             if self.shuffle:
                 order = np.random.default_rng([self.seed & 0xFFFFFFFF, self.epoch, 7]) \
                     .permutation(len(plan))
