@@ -253,25 +253,24 @@ def generate_positive_chips(boxes: np.ndarray, image_size: tuple[float, float],
         return chips
     sizes = box_sizes(arr)
     in_range = (sizes >= bounds[:, :1]) & (sizes < bounds[:, 1:])  # [L, N]
+    scaled_sizes = [scaled_image_size((w, h), s) for s in factors]
+    # 1. Scale the boxes (clipped to the image) to every level at once, clip them to
+    # the scaled image; a box takes part where it is in range, keeps an area of at
+    # least min_size per side, and fits a chip along every axis longer than the chip.
     clipped = np.minimum(np.maximum(arr, 0.0), (w, h, w, h))
+    lim = np.array([(sw, sh, sw, sh) for sw, sh in scaled_sizes], dtype=np.float64)
+    b = np.minimum(clipped * np.array(factors)[:, None, None], lim[:, None, :])  # [L, N, 4]
+    bw, bh = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
     fit = chip_size - stride - 1
-    for level, s in enumerate(factors):
-        if not in_range[level].any():
-            continue
-        sw, sh = scaled_image_size((w, h), s)
-        # 1. Scale the in-range boxes, clip them to the scaled image, keep those
-        # with area that fit a chip along every axis longer than the chip.
-        b = np.minimum(clipped[in_range[level]] * s, (sw, sh, sw, sh))
-        bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
-        keep = (bw > 0) & (bh > 0) & (bw >= min_size) & (bh >= min_size)
-        if sw > chip_size:
-            keep &= bw < fit
-        if sh > chip_size:
-            keep &= bh < fit
-        if not keep.any():
-            continue
+    wide = (lim[:, :1] > chip_size) & (bw >= fit)
+    tall = (lim[:, 1:2] > chip_size) & (bh >= fit)
+    side = np.minimum(bw, bh)
+    keep = in_range & (side > 0) & (side >= min_size) & ~wide & ~tall
+    for level in np.flatnonzero(keep.any(axis=1)).tolist():
+        s = factors[level]
+        sw, sh = scaled_sizes[level]
         # 2-4. Candidates, shuffle, greedy cover.
-        windows = _cover_grid(b[keep], sw, sh, chip_size, stride, rng)
+        windows = _cover_grid(b[level][keep[level]], sw, sh, chip_size, stride, rng)
         # Back to original pixels. A window flush with the scaled image's far edge
         # ends at the rounded size sw = round(w * s), i.e. up to 0.5 / s original
         # pixels past the image; clip that to w (rounding maps w * s back to sw).
