@@ -17,6 +17,6 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=2 * _iters_per_epoch,
          milestones=[int(1.5 * _iters_per_epoch)], gamma=0.1),
 ]
-# An RPN is evaluated by proposal recall, not by COCO AP.
-val_evaluator = dict(metric='proposal_fast')
+# An RPN is evaluated by proposal recall (COCO average recall), not by COCO AP.
+val_evaluator = dict(metric='proposal', proposal_nums=(100, 300, 1000))
 test_evaluator = val_evaluator

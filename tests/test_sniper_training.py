@@ -34,8 +34,9 @@ def coco_layout(workdir, scaleshapes_root):
     coco_names = CocoDataset.METAINFO['classes']
     for split, name in (('train', 'train2017'), ('val', 'val2017')):
         ann = json.load(open(osp.join(scaleshapes_root, 'annotations', f'{split}.json')))
-        for c in ann['categories']:   # COCO's class names, so CocoDataset loads the boxes
-            c['name'] = coco_names[c['id'] - 1]
+        # COCO's 80 categories (ids 1..80); the shapes keep ids 1..6, so CocoDataset and
+        # CocoMetric see a COCO-like file
+        ann['categories'] = [dict(id=i + 1, name=n) for i, n in enumerate(coco_names)]
         json.dump(ann, open(osp.join(coco, 'annotations', f'instances_{name}.json'), 'w'))
         os.symlink(osp.join(scaleshapes_root, 'images', split), osp.join(coco, name))
     return workdir
@@ -122,6 +123,8 @@ import mmsniper
 from mmsniper.datasets import ChipSampler, SniperDataset
 ds = SniperDataset(dict(type='CocoDataset', data_root={root!r}, ann_file='annotations/train.json',
                         data_prefix=dict(img='images/train/'), pipeline=[],
+                        metainfo=dict(classes=('circle', 'triangle', 'square', 'star', 'cross',
+                                               'ring')),
                         filter_cfg=dict(filter_empty_gt=False)),
                    scales=[(700, 1000), (400, 640), (-1, 256)],
                    train_ranges=[(-1, 48), (24, 112), (96, -1)], chip_size=256)

@@ -12,5 +12,5 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=_max_iters,
          milestones=[int(_max_iters * 0.8)], gamma=0.1),
 ]
-val_evaluator = dict(metric='proposal_fast')
+val_evaluator = dict(metric='proposal', proposal_nums=(100, 300, 1000))
 test_evaluator = val_evaluator

@@ -115,6 +115,7 @@ class ChipSampler(Sampler):
                f'negative chips from {st["images"]} images; {st["chip_pixels"] / 1e6:.1f} MP of '
                f'chips = {st["pixel_ratio"]:.2f}x single-scale; planned in {st["seconds"]:.1f} s')
         if st['boxes_valid_nowhere']:
-            msg += (f'; {st["boxes_valid_nowhere"]} boxes are valid at no level (kept as '
-                    'ignored wherever a chip shows them; widen the valid ranges to train on them)')
+            msg += (f'; {st["boxes_valid_nowhere"]} boxes lie in no chip in full (outside every '
+                    'valid range, or under min_size where they are in range): they stay as '
+                    'ignored boxes wherever a chip shows them (chip_stats.py tells which level)')
         print_log(msg, logger='current')

@@ -66,6 +66,9 @@ class SniperDataset:
         single_scale (tuple): the single-scale setting that pixel counts are compared with
             in the training log. Default ``(800, 1333)``.
         neg_chips_per_img (int): negative chips drawn per image per epoch (0: none).
+        min_size (float): boxes smaller than this in scaled pixels at a level get no chip
+            there (``ScaleRangeFilter`` would ignore them in any chip; keep the two equal).
+            Default 10, as ``ScaleRangeFilter``.
         negatives (dict, optional): negative-chip mining settings, see
             :mod:`mmsniper.datasets.negatives`.
     """
@@ -79,6 +82,7 @@ class SniperDataset:
                  single_scale: Scale = (800, 1333),
                  neg_chips_per_img: int = 0,
                  negatives: Optional[dict] = None,
+                 min_size: float = 10.0,
                  lazy_init: bool = False) -> None:
         check_settings(scales, train_ranges, chip_size, stride, 'train_dataloader.dataset')
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
@@ -91,6 +95,7 @@ class SniperDataset:
             raise ValueError('train_dataloader.dataset.neg_chips_per_img: expected >= 0, got '
                              f'{neg_chips_per_img}')
         self.neg_chips_per_img = int(neg_chips_per_img)
+        self.min_size = float(min_size)
         self.negatives_cfg = negatives
         self._negatives = None
         self._fully_initialized = False
@@ -185,18 +190,12 @@ class SniperDataset:
         bar = ProgressBar(n) if n >= _PROGRESS_MIN_IMAGES else None
         for i in range(n):
             boxes, crowd, size = self.image_annotations(i)
-            # 1. positive chips cover every non-crowd box at the levels where it is valid.
-            chips = generate_positive_chips(boxes[~crowd], size, self.scales,
-                                            self.train_ranges, chip_size=self.chip_size,
-                                            stride=self.stride, rng=rng)
+            chips, negs = self.plan_image(i, rng)
             uncovered += self._count_uncovered(boxes[~crowd], size, chips)
             tickets.extend(self.ticket(i, c) for c in chips)
+            tickets.extend(self.ticket(i, c) for c in negs)
             n_pos += len(chips)
-            # 2. negative chips (proposals outside the positives), if switched on.
-            if self._negatives is not None:
-                negs = self._negatives.sample(i, chips, self.neg_chips_per_img, rng)
-                tickets.extend(self.ticket(i, c) for c in negs)
-                n_neg += len(negs)
+            n_neg += len(negs)
             s = scale_factor(size, self.single_scale)
             single_px += (size[0] * s) * (size[1] * s)
             if bar is not None:
@@ -208,6 +207,22 @@ class SniperDataset:
             pixel_ratio=float(chip_px / single_px) if single_px else 0.0,
             boxes_valid_nowhere=int(uncovered), seconds=time.perf_counter() - t0)
         return tickets
+
+    def plan_image(self, idx: int, rng: np.random.Generator) -> Tuple[List[Chip], List[Chip]]:
+        """``(positive chips, negative chips)`` of image ``idx`` for one epoch.
+
+        1. positive chips cover every non-crowd box at the levels where it is valid;
+        2. negative chips (when switched on): up to ``neg_chips_per_img`` regions dense in
+           proposals and outside this epoch's positive chips.
+        """
+        boxes, crowd, size = self.image_annotations(idx)
+        chips = generate_positive_chips(boxes[~crowd], size, self.scales, self.train_ranges,
+                                        chip_size=self.chip_size, stride=self.stride, rng=rng,
+                                        min_size=self.min_size)
+        negs: List[Chip] = []
+        if self._negatives is not None:
+            negs = self._negatives.sample(idx, chips, self.neg_chips_per_img, rng)
+        return chips, negs
 
     def _count_uncovered(self, boxes: np.ndarray, size: Tuple[float, float],
                          chips: List[Chip]) -> int:

@@ -162,10 +162,12 @@ class ChipGenerator(BaseTransform):
             raise TypeError(f'ChipGenerator: results["chip"] must be a ChipTicket, got '
                             f'{type(ticket).__name__} (image {results.get("img_path")})')
         chip, chip_size = ticket.chip, ticket.chip_size
+        H, W = results['img'].shape[:2]
         img, (sx, sy, tx, ty), (ph, pw) = self._cut(results['img'], chip, chip_size)
 
         # boxes overlapping the chip, mapped with exactly the image's affine map
-        a = assign_boxes(boxes, chip, ticket.valid_range, chip_size=chip_size)
+        a = assign_boxes(boxes, chip, ticket.valid_range, chip_size=chip_size,
+                         image_size=(W, H))
         keep = a.index
         mapped = boxes[keep] * (sx, sy, sx, sy) + (tx, ty, tx, ty)
         mapped = np.clip(mapped, 0, (pw, ph, pw, ph)).astype(np.float32)
@@ -247,8 +249,10 @@ class ScaleRangeFilter(BaseTransform):
         vr = (tuple(self.valid_ranges[level]) if self.valid_ranges is not None
               else results['chip_valid_range'])
         chip = Chip(level, results['chip_scale'], results['chip'], results.get('chip_kind', 'pos'))
+        oh, ow = results['ori_shape'][:2] if 'ori_shape' in results else (None, None)
         a = assign_boxes(orig, chip, vr, chip_size=max(results['img_shape']),
-                         min_size=self.min_size, min_visible=self.min_visible)
+                         min_size=self.min_size, min_visible=self.min_visible,
+                         image_size=(ow, oh) if ow else None)
         valid = np.zeros(len(orig), dtype=bool)
         valid[a.index] = a.valid
         flags = np.asarray(results.get('gt_ignore_flags', np.zeros(len(orig), bool)), bool)

@@ -1,0 +1,31 @@
+"""Pictures of SNIPER chips on a config's training images; see ``--help``."""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
+from mmengine.config import DictAction  # noqa: E402
+
+from mmsniper.apis.chip_tools import browse_chips, build_sniper_dataset  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description='Draw each image once per pyramid level with that level\'s chips '
+        '(thick: positive, thin: negative), the boxes the level trains on (green) and the '
+        'boxes it ignores (red). One PNG per image in --out.')
+    p.add_argument('config', help='a SNIPER config')
+    p.add_argument('--out', required=True, help='output directory for the PNGs')
+    p.add_argument('--num', type=int, default=20, help='number of images (from the start)')
+    p.add_argument('--indices', type=int, nargs='+', help='dataset indices to draw instead')
+    p.add_argument('--seed', type=int, default=0, help='seed of the chip plan')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
+    a = p.parse_args()
+    ds = build_sniper_dataset(a.config, a.cfg_options)
+    paths = browse_chips(ds, a.out, num=a.num, seed=a.seed, indices=a.indices)
+    print(f'wrote {len(paths)} pictures to {a.out}')
+
+
+if __name__ == '__main__':
+    main()
