@@ -48,3 +48,24 @@ def test_browse_chips_draws_one_panel_per_level(workdir):
     reddish = (img[..., 2] > 240) & (img[..., 0] < 30) & (img[..., 1] < 30)
     assert greenish.any() or reddish.any()
     assert np.asarray(img).std() > 5
+
+
+def test_coco_like_positive_chips_cost_about_single_scale_pixels(tmp_path):
+    """The paper's headline on COCO-like annotations at the default scales: positive chips
+    cost at most ~1.3x the pixels of 800x1333 (1.07 MP per image) and well under half of
+    the full three-scale pyramid."""
+    sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
+    from make_cocolike_annotations import make_cocolike
+
+    from mmsniper.apis.chip_tools import compute_chip_stats
+    from mmsniper.datasets import SniperDataset
+
+    ann = make_cocolike(400, seed=1)
+    path = tmp_path / 'train.json'
+    path.write_text(json.dumps(ann))
+    ds = SniperDataset(dict(type='CocoDataset', ann_file=str(path), data_prefix=dict(img=''),
+                            metainfo=dict(classes=[c['name'] for c in ann['categories']]),
+                            filter_cfg=dict(filter_empty_gt=False), pipeline=[]))
+    st = compute_chip_stats(ds, progress=False)
+    assert st['chip_mpix_per_image'] <= 1.3 * 1.07
+    assert st['ratio_to_pyramid'] < 0.45
