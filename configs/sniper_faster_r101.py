@@ -2,7 +2,7 @@
 # closely as MMDetection allows. 8 GPUs x 16 chips of 512x512 (128 chips per batch).
 #   mim train mmsniper configs/sniper_faster_r101.py --launcher pytorch --gpus 8
 #   mim test mmsniper configs/sniper_faster_r101.py --checkpoint X --tta   # the pyramid
-# Deviations from the reference, documented in docs/training.md: FPN (the paper used a
+# Deviations from the reference, listed in README "Deviations": FPN (the paper used a
 # C4 head), mmdet's RoIAlign, ImageNet weights from torchvision.
 _base_ = [
     './_base_/sniper_faster_rcnn.py',

@@ -10,7 +10,7 @@ _base_ = [
 _data_root = 'data/scaleshapes/'
 _metainfo = dict(classes=('circle', 'triangle', 'square', 'star', 'cross', 'ring'))
 
-# COCO's scales and ranges scaled to 256 chips on ~640-pixel images (see docs/training.md).
+# COCO's scales and ranges scaled to 256 chips on ~640-pixel images (see docs/architecture.md, "Settings for ScaleShapes").
 sniper = dict(
     scales=[(960, 1400), (480, 800), (-1, 256)],
     train_ranges=[(-1, 48), (24, 112), (96, -1)],
