@@ -45,8 +45,8 @@ def test_chip_engine_imports_without_the_stack():
 
 
 def test_config_outside_repo_builds_mmsniper_classes(tmp_path):
-    from mmengine.config import Config
     from mmdet.registry import TRANSFORMS
+    from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     cfg_file = tmp_path / 'my_project_cfg.py'
@@ -75,8 +75,9 @@ def test_weights_only_checkpoint_load_needs_and_gets_the_fix(tmp_path):
     plain = subprocess.run([sys.executable, '-c', f'import torch; torch.load({str(ckpt)!r})'],
                            capture_output=True, text=True)
     assert plain.returncode != 0 and 'weights_only' in plain.stderr
-    import mmsniper  # noqa: F401
     from mmengine.runner.checkpoint import _load_checkpoint
+
+    import mmsniper  # noqa: F401
 
     # mmengine's loader (what --resume and load_from use) now reads it, still weights_only:
     loaded = _load_checkpoint(str(ckpt), map_location='cpu')
@@ -101,8 +102,9 @@ def test_train_resume_and_test_through_the_tools(workdir):
     assert 'resumed epoch: 0, iter: 2' in log.lower() or 'Load checkpoint from' in log
     assert 'Iter(train) [3/3]' in log
     assert osp.isfile(osp.join(wd, 'iter_3.pth'))
-    import mmsniper  # noqa: F401  (mmengine's loader, weights_only with mmengine's types)
     from mmengine.runner.checkpoint import _load_checkpoint
+
+    import mmsniper  # noqa: F401  (mmengine's loader, weights_only with mmengine's types)
     ck = _load_checkpoint(osp.join(wd, 'iter_3.pth'), map_location='cpu')
     assert ck['meta']['iter'] == 3
     # Evaluate with CocoMetric on the val split.

@@ -21,9 +21,9 @@ _VALID, _IGNORED = (0, 220, 0), (0, 0, 255)   # BGR
 
 def build_sniper_dataset(config: str, cfg_options: Optional[dict] = None, lazy: bool = False):
     """The ``SniperDataset`` of ``config``'s ``train_dataloader`` (no pipeline needed)."""
+    from mmdet.registry import DATASETS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-    from mmdet.registry import DATASETS
 
     import mmsniper  # noqa: F401
 
@@ -52,7 +52,7 @@ def compute_chip_stats(dataset, seed: int = 0, epoch: int = 0,
 
     Returns:
         dict: ``images``, ``boxes``, ``levels`` (per level: ``chips_per_image``,
-        ``covered_share``, ``ignored_share``, ``scale`` of a typical image), ``neg_chips_per_image``,
+        ``covered_share``, ``ignored_share``, ``valid_range``), ``neg_chips_per_image``,
         pixel totals and ratios, ``seconds``.
     """
     from mmengine.utils import ProgressBar

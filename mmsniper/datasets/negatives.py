@@ -46,7 +46,7 @@ class NegativeChipSource:
                       'have (ignored)', logger='current', level=30)
 
     @classmethod
-    def from_config(cls, cfg: Optional[dict], dataset) -> 'NegativeChipSource':
+    def from_config(cls, cfg: Optional[dict], dataset) -> NegativeChipSource:
         cfg = dict(cfg or {})
         path = cfg.get('proposals')
         if not path:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Iterator, List, Optional
 
 import numpy as np
+from mmdet.registry import DATA_SAMPLERS
 from mmengine.dist import get_dist_info, sync_random_seed
 from mmengine.logging import print_log
-from mmdet.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
 from .tickets import ChipTicket

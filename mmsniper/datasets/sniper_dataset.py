@@ -19,13 +19,11 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from mmengine.dataset import BaseDataset
-from mmengine.logging import print_log
-from mmengine.utils import ProgressBar
 from mmdet.registry import DATASETS
+from mmengine.dataset import BaseDataset
+from mmengine.utils import ProgressBar
 
-from ..chips import (Chip, generate_positive_chips, normalize_ranges, scale_factor,
-                     scale_factors)
+from ..chips import Chip, generate_positive_chips, normalize_ranges, scale_factor, scale_factors
 from .tickets import ChipTicket
 
 Scale = Union[float, Tuple[float, float]]

@@ -17,8 +17,15 @@ from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
 
-from ..chips import (Chip, assign_boxes, candidate_windows, generate_positive_chips,
-                     normalize_ranges, scale_factors, scaled_image_size)
+from ..chips import (
+    Chip,
+    assign_boxes,
+    candidate_windows,
+    generate_positive_chips,
+    normalize_ranges,
+    scale_factors,
+    scaled_image_size,
+)
 from .tickets import ChipTicket
 
 #: Meta keys PackDetInputs must keep for SNIPER's model parts (range-aware RoI head).

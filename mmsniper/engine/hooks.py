@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
-from mmdet.registry import HOOKS
 
 
 class _FastForward:

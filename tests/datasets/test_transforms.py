@@ -174,7 +174,8 @@ from mmdet.structures.bbox import HorizontalBoxes
 img = np.full((10000, 10000, 3), 7, np.uint8)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = ChipTicket(0, Chip(0, 3.0, (5000, 5000, 5000 + 512 / 3, 5000 + 512 / 3)), (0, 1e9), 512)
-r = ChipGenerator().transform(dict(img=img, gt_bboxes=HorizontalBoxes(np.array([[5010, 5010, 5050, 5050]], np.float32)),
+box = HorizontalBoxes(np.array([[5010, 5010, 5050, 5050]], np.float32))
+r = ChipGenerator().transform(dict(img=img, gt_bboxes=box,
     gt_bboxes_labels=np.zeros(1, np.int64), gt_ignore_flags=np.zeros(1, bool), chip=t))
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 assert r['img'].shape == (512, 512, 3) and r['img'].max() == 7
