@@ -53,4 +53,5 @@ def tool(name: str) -> List[str]:
 # Settings that make the tiny CPU runs quick: no worker processes, 2 iterations.
 FAST = ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
         'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False']
+        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+        'default_hooks.logger.interval=1']

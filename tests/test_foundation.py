@@ -126,6 +126,12 @@ def test_mim_train_from_outside_the_checkout(workdir):
         glob.glob(osp.join(wd, '*', '*.log'))
     logs = glob.glob(osp.join(wd, '*', '*.log'))
     assert logs and 'Iter(train) [1/1]' in open(logs[0]).read()
+    # `mim test mmsniper CONFIG --checkpoint ...` evaluates that checkpoint with CocoMetric.
+    ckpt = osp.join(wd, 'iter_1.pth')
+    assert osp.isfile(ckpt)
+    out = run_tool([mim, 'test', 'mmsniper', 'faster_r18_scaleshapes.py', '--checkpoint', ckpt,
+                    '--work-dir', wd, '--cfg-options', *FAST], cwd=workdir)
+    assert 'coco/bbox_mAP' in out.stdout + out.stderr
 
 
 def test_installed_package_has_mim_folder():
