@@ -1,8 +1,9 @@
 """Data adapters: SNIPER's transforms, the chip-aware sampler and the dataset wrapper."""
+from .pyramid import PYRAMID_META_KEYS, PyramidResize, cut_scaled_window
 from .sampler import ChipSampler
 from .sniper_dataset import SniperDataset
 from .tickets import ChipTicket
 from .transforms import SNIPER_META_KEYS, ChipGenerator, ScaleRangeFilter
 
 __all__ = ['ChipSampler', 'SniperDataset', 'ChipTicket', 'ChipGenerator', 'ScaleRangeFilter',
-           'SNIPER_META_KEYS']
+           'SNIPER_META_KEYS', 'PyramidResize', 'PYRAMID_META_KEYS', 'cut_scaled_window']

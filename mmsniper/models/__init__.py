@@ -1,6 +1,9 @@
 """Model adapters: ignore-aware assigner, range-aware R-CNN heads, pyramid TTA and mergers."""
 from .assigners import SniperMaxIoUAssigner
+from .mergers import MERGERS, BaseMerger, BoxVotingMerger, NMSMerger, SoftNMSMerger, build_merger
 from .roi_heads import SniperCascadeRoIHead, SniperRoIHead, filter_proposals_by_range
+from .tta import SniperTTAModel, level_range_mask
 
 __all__ = ['SniperMaxIoUAssigner', 'SniperRoIHead', 'SniperCascadeRoIHead',
-           'filter_proposals_by_range']
+           'filter_proposals_by_range', 'MERGERS', 'BaseMerger', 'NMSMerger', 'SoftNMSMerger',
+           'BoxVotingMerger', 'build_merger', 'SniperTTAModel', 'level_range_mask']

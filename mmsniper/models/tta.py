@@ -1,0 +1,292 @@
+"""SNIPER's test-time pyramid: per-level valid ranges, pooled, merged by a registered merger.
+
+Flow (``tools/test.py --tta`` or :func:`mmsniper.apis.inference.inference_images`)::
+
+    TestTimeAug(PyramidResize per level [x RandomFlip]) -> SniperTTAModel.test_step
+        per view: the detector on the whole scaled image, or -- for a view PyramidResize
+                  left ORIGINAL (``pyramid_chips``) -- on a batched grid of chips
+        per image (merge_preds): unflip, keep each view's detections whose
+                  sqrt(w * h) in ORIGINAL pixels is in its level's test range (lo, hi],
+                  pool all views, merge (MERGERS), keep max_per_img by score
+
+Frames: detections leave the detector in ORIGINAL pixels (``rescale=True``; chips are
+mapped back here), so the ranges and the merge work in ORIGINAL pixels.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence, Union
+
+import numpy as np
+import torch
+from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import bbox_flip
+from mmengine.model import BaseTTAModel
+from mmengine.registry import MODELS
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from ..chips import chip_grid, grid_keep, min_overlap, normalize_ranges, scaled_image_size
+from ..datasets.pyramid import cut_scaled_window
+from .mergers import build_merger, check_detections
+
+#: Chip grid settings used where ``chip_cfg`` leaves a key out.
+DEFAULT_CHIP_CFG = dict(chip_size=1024, overlap=None, batch_size=4, border_tol=2.0)
+
+
+def level_range_mask(bboxes: Tensor, lo_hi: Sequence[float]) -> Tensor:
+    """Which detections a pyramid level keeps: ``lo < sqrt(w * h) <= hi``.
+
+    The reference's test-time convention (``(lo, hi]``; training uses ``[lo, hi)``).
+    Same numbers as ``mmsniper.chips.valid_range_mask(..., inclusive='right')``, in
+    torch on the boxes' device.
+
+    Args:
+        bboxes (Tensor[N, 4] float): ``(x1, y1, x2, y2)`` in ORIGINAL pixels.
+        lo_hi (tuple[float, float]): bounds in ORIGINAL pixels of ``sqrt(w * h)``;
+            ``-1`` / None open (``lo`` open means 0: a zero-area box is never kept).
+
+    Returns:
+        Tensor[N] bool: True for the detections in range.
+    """
+    if not isinstance(bboxes, Tensor) or bboxes.ndim != 2 or bboxes.shape[1] != 4:
+        raise ValueError(f'bboxes: expected a Tensor of shape (N, 4), got '
+                         f'{getattr(bboxes, "shape", type(bboxes).__name__)}')
+    (lo, hi), = normalize_ranges([tuple(lo_hi)])
+    wh = (bboxes[:, 2:] - bboxes[:, :2]).clamp(min=0)
+    size = (wh[:, 0] * wh[:, 1]).sqrt()
+    return (size > lo) & (size <= hi)
+
+
+def _as_sample_list(x: Any) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+@MODELS.register_module()
+class SniperTTAModel(BaseTTAModel):
+    """SNIPER inference: the image pyramid, per-level valid ranges, one merge.
+
+    Registered in mmengine's root ``MODELS`` (as MMDetection's ``DetTTAModel``), so
+    runners of any default scope (``'mmdet'`` included) find it. Pair it with a
+    ``tta_pipeline`` of ``TestTimeAug`` over ``PyramidResize(scale=..., level=i)``
+    (optionally times ``RandomFlip``) whose ``PackDetInputs`` keeps
+    ``PYRAMID_META_KEYS``.
+
+    Views that ``PyramidResize`` left ORIGINAL because the scaled image would exceed its
+    ``max_pixels`` are run as a grid of overlapping chips (:meth:`predict_chips`):
+    ``chip_size`` squares of the scaled level, cut from the original and sent
+    ``batch_size`` at a time, so memory is bounded by the chip batch. Detections that
+    touch an interior chip side are fragments and dropped; of the copies of an object
+    held whole by several chips, the chip whose core holds its centre keeps it
+    (:mod:`mmsniper.chips.grid`). So an object straddling chips is found once.
+
+    Args:
+        module (dict | nn.Module): the detector (a config dict is built in ``MODELS``).
+        test_ranges (list[tuple]): one ``(lo, hi)`` per pyramid level, ORIGINAL pixels
+            of ``sqrt(w * h)``, ``-1`` open; a level keeps ``lo < size <= hi``.
+            Reference: ``[(-1, 90), (32, 180), (75, -1)]``.
+        merger (dict | callable): a merger config for ``MERGERS`` (or a built one).
+            Default: the reference Gaussian Soft-NMS (sigma 0.55, drop below 0.001).
+        max_per_img (int): detections kept per image after merging. Default 200.
+        chip_cfg (dict, optional): chip grid settings, see :data:`DEFAULT_CHIP_CFG`:
+            ``chip_size`` (scaled pixels), ``overlap`` (scaled pixels; None: the least
+            that keeps the level's largest in-range object, ``min_overlap(hi * s)``,
+            which needs a finite ``hi``), ``batch_size`` (chips per forward pass),
+            ``border_tol`` (scaled pixels within which a box touches a chip side).
+        data_preprocessor (dict | nn.Module, optional): see ``BaseTTAModel``.
+    """
+
+    def __init__(self, module: Union[dict, torch.nn.Module], test_ranges: Sequence[Any],
+                 merger: Union[dict, Callable, None] = None, max_per_img: int = 200,
+                 chip_cfg: dict | None = None, data_preprocessor: Any = None) -> None:
+        super().__init__(module=module, data_preprocessor=data_preprocessor)
+        self.test_ranges = [tuple(r) for r in normalize_ranges(test_ranges).tolist()]
+        if merger is None:
+            merger = dict(type='SoftNMSMerger', method='gaussian', sigma=0.55, min_score=1e-3)
+        self.merger = build_merger(merger)
+        if isinstance(max_per_img, bool) or not isinstance(max_per_img, int) or max_per_img < 1:
+            raise ValueError(f'max_per_img: expected a positive int, got {max_per_img!r}')
+        self.max_per_img = max_per_img
+        unknown = set(chip_cfg or {}) - set(DEFAULT_CHIP_CFG)
+        if unknown:
+            raise ValueError(f'chip_cfg: unknown keys {sorted(unknown)}; expected some of '
+                             f'{sorted(DEFAULT_CHIP_CFG)}')
+        self.chip_cfg = {**DEFAULT_CHIP_CFG, **(chip_cfg or {})}
+        bs = self.chip_cfg['batch_size']
+        if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
+            raise ValueError(f'chip_cfg.batch_size: expected a positive int, got {bs!r}')
+
+    # -- running the views -----------------------------------------------------------------
+    def test_step(self, data: Union[dict, tuple, list]) -> list[DetDataSample]:
+        """Predict every view of a TTA batch, then :meth:`merge_preds`.
+
+        Args:
+            data (dict): ``inputs`` and ``data_samples``, each a list over views of a
+                list over images (``TestTimeAug`` + ``pseudo_collate``).
+
+        Returns:
+            list[DetDataSample]: one per image, ``pred_instances`` in ORIGINAL pixels.
+        """
+        if isinstance(data, dict):
+            n = len(data['inputs'])
+            views = [{key: value[i] for key, value in data.items()} for i in range(n)]
+        elif isinstance(data, (tuple, list)):
+            views = [dict(inputs=inputs, data_samples=samples)
+                     for inputs, samples in zip(data[0], data[1])]
+        else:
+            raise TypeError(f'data: expected a dict, tuple or list, got {type(data).__name__}')
+        predictions = [self._predict_view(view) for view in views]
+        return self.merge_preds([list(p) for p in zip(*predictions)])
+
+    def _predict_view(self, view: dict) -> list[DetDataSample]:
+        """One view of a batch: whole images through the detector, chip views by grid."""
+        inputs, samples = list(view['inputs']), list(view['data_samples'])
+        chip = [bool(s.metainfo.get('pyramid_chips', False)) for s in samples]
+        if not any(chip):
+            return list(self.module.test_step(dict(view)))
+        out: list = [None] * len(samples)
+        whole = [i for i, c in enumerate(chip) if not c]
+        if whole:
+            preds = self.module.test_step(dict(inputs=[inputs[i] for i in whole],
+                                               data_samples=[samples[i] for i in whole]))
+            for i, p in zip(whole, preds):
+                out[i] = p
+        for i in (i for i, c in enumerate(chip) if c):
+            out[i] = self.predict_chips(inputs[i], samples[i])
+        return out
+
+    def predict_chips(self, img: Union[Tensor, np.ndarray],
+                      data_sample: DetDataSample) -> DetDataSample:
+        """Detect one pyramid level of one image as a batched grid of chips.
+
+        Args:
+            img (Tensor[C, H, W] | ndarray[H, W, C]): the ORIGINAL image as the view
+                holds it (flipped if the view is), any dtype the detector accepts.
+            data_sample (DetDataSample): the view's sample; its metainfo needs
+                ``pyramid_scale`` and ``pyramid_level`` (from ``PyramidResize``).
+
+        Returns:
+            DetDataSample: ``data_sample`` with ``pred_instances`` (``bboxes``
+            Tensor[K, 4] ORIGINAL pixels of the view's image, ``scores``, ``labels``)
+            holding the whole-object detections, each once.
+        """
+        meta = data_sample.metainfo
+        for key in ('pyramid_scale', 'pyramid_level'):
+            if key not in meta:
+                raise KeyError(f'predict_chips: metainfo lacks {key!r}; make the view with '
+                               'PyramidResize and keep PYRAMID_META_KEYS in PackDetInputs')
+        # HWC view of the image: no copy; each chip copies only its crop.
+        hwc = img.permute(1, 2, 0).cpu().numpy() if isinstance(img, Tensor) else img
+        h, w = hwc.shape[:2]
+        sw, sh = scaled_image_size((w, h), meta['pyramid_scale'])
+        sx, sy = sw / w, sh / h  # what PyramidResize's whole-image resize would use
+        cfg = self.chip_cfg
+        # 1. The grid over the scaled level, overlapping enough for the level's range.
+        overlap = self._overlap(int(meta['pyramid_level']), max(sx, sy))
+        grid = chip_grid((sw, sh), cfg['chip_size'], overlap)
+        boxes, scores, labels, index = [], [], [], []
+        for start in range(0, len(grid.windows), cfg['batch_size']):
+            wins = grid.windows[start:start + cfg['batch_size']].astype(np.int64)
+            # 2. A batch of chips cut from the original and resized, through the detector.
+            chips, samples = [], []
+            for x1, y1, x2, y2 in wins.tolist():
+                arr = cut_scaled_window(hwc, (x1, y1, x2, y2), (sx, sy))
+                chips.append(torch.from_numpy(arr).permute(2, 0, 1).contiguous())
+                samples.append(DetDataSample(metainfo=dict(
+                    img_shape=(y2 - y1, x2 - x1), ori_shape=(y2 - y1, x2 - x1),
+                    scale_factor=(1.0, 1.0))))
+            preds = self.module.test_step(dict(inputs=chips, data_samples=samples))
+            for k, (pred, win) in enumerate(zip(preds, wins)):
+                inst = pred.pred_instances
+                b = inst.bboxes.tensor if hasattr(inst.bboxes, 'tensor') else inst.bboxes
+                # CHIP -> SCALED pixels.
+                boxes.append(b + b.new_tensor(win[:2].tolist() * 2))
+                scores.append(inst.scores)
+                labels.append(inst.labels)
+                index.append(np.full(len(inst.bboxes), start + k, dtype=np.int64))
+        # 3. Whole objects, each once: no fragments at interior sides, no duplicates.
+        bboxes = torch.cat(boxes)
+        keep = grid_keep(grid, bboxes.detach().cpu().numpy(), np.concatenate(index),
+                         float(cfg['border_tol']))
+        keep_t = torch.from_numpy(keep).to(bboxes.device)
+        # 4. SCALED -> ORIGINAL pixels.
+        bboxes = bboxes[keep_t] / bboxes.new_tensor([sx, sy, sx, sy])
+        data_sample.pred_instances = InstanceData(
+            bboxes=bboxes, scores=torch.cat(scores)[keep_t], labels=torch.cat(labels)[keep_t])
+        return data_sample
+
+    def _overlap(self, level: int, s: float) -> int:
+        """Grid overlap of a level, scaled pixels: configured, or enough for its range."""
+        if level >= len(self.test_ranges):
+            raise ValueError(f'pyramid_level {level}: test_ranges has only '
+                             f'{len(self.test_ranges)} levels')
+        hi = self.test_ranges[level][1]
+        cfg = self.chip_cfg
+        need = None if math.isinf(hi) else min_overlap(hi * s, float(cfg['border_tol']))
+        overlap = cfg['overlap'] if cfg['overlap'] is not None else need
+        if overlap is None:
+            raise ValueError(f'level {level} is open-ended (test range {self.test_ranges[level]}'
+                             ') and too large to process whole: set chip_cfg.overlap to the '
+                             'largest object (scaled pixels) it must find, or raise '
+                             'PyramidResize max_pixels')
+        if need is not None and overlap < need:
+            raise ValueError(f'chip_cfg.overlap={overlap} is below {need}, the least that '
+                             f'keeps objects up to {self.test_ranges[level][1]:g} original px '
+                             f'whole at scale {s:.4g} (level {level})')
+        if overlap >= cfg['chip_size']:
+            raise ValueError(f'level {level} needs a chip overlap of {overlap} scaled px, '
+                             f'not below chip_cfg.chip_size={cfg["chip_size"]}: raise '
+                             'chip_size')
+        return int(overlap)
+
+    # -- merging ---------------------------------------------------------------------------
+    def merge_preds(self, data_samples_list: Sequence[Sequence[DetDataSample]]
+                    ) -> list[DetDataSample]:
+        """Merge the views of each image.
+
+        Args:
+            data_samples_list (list[list[DetDataSample]]): per image, its views'
+                predictions, ``pred_instances`` in ORIGINAL pixels (of the flipped image
+                for flipped views), metainfo with ``pyramid_level``.
+
+        Returns:
+            list[DetDataSample]: per image, the first view's sample with
+            ``pred_instances`` replaced by the merged detections: ``bboxes``
+            Tensor[K, 4] ORIGINAL pixels, ``scores`` Tensor[K], ``labels`` Tensor[K]
+            int64, by decreasing score, ``K <= max_per_img``.
+        """
+        return [self._merge_image(_as_sample_list(views)) for views in data_samples_list]
+
+    def _merge_image(self, views: list[DetDataSample]) -> DetDataSample:
+        boxes, scores, labels = [], [], []
+        for view in views:
+            meta = view.metainfo
+            level = meta.get('pyramid_level')
+            if level is None:
+                raise KeyError('SniperTTAModel: a view has no pyramid_level in its metainfo; '
+                               "use PyramidResize in tta_pipeline and keep 'pyramid_level' in "
+                               "PackDetInputs' meta_keys")
+            if not 0 <= level < len(self.test_ranges):
+                raise ValueError(f'pyramid_level {level}: test_ranges has '
+                                 f'{len(self.test_ranges)} levels')
+            pred = view.pred_instances
+            b = pred.bboxes.tensor if hasattr(pred.bboxes, 'tensor') else pred.bboxes
+            # 1. Undo the view's flip (boxes are already in ORIGINAL pixels).
+            if meta.get('flip', False):
+                b = bbox_flip(b, meta['ori_shape'], meta['flip_direction'])
+            # 2. Keep what the view's level is responsible for.
+            keep = level_range_mask(b, self.test_ranges[level])
+            boxes.append(b[keep])
+            scores.append(pred.scores[keep])
+            labels.append(pred.labels[keep])
+        # 3. Pool all levels and merge.
+        bboxes, sc, lb = torch.cat(boxes), torch.cat(scores), torch.cat(labels)
+        check_detections(bboxes, sc, lb)
+        bboxes, sc, lb = self.merger(bboxes, sc, lb)
+        # 4. The best max_per_img (mergers here return by decreasing score; a project's
+        # own need not).
+        top = torch.argsort(sc, descending=True, stable=True)[:self.max_per_img]
+        bboxes, sc, lb = bboxes[top], sc[top], lb[top]
+        merged = views[0]
+        merged.pred_instances = InstanceData(bboxes=bboxes, scores=sc, labels=lb.long())
+        return merged
