@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
+import pickle
 import sys
 import textwrap
 
@@ -52,6 +53,23 @@ def test_sniper_scaleshapes_trains_and_logs_chips(workdir):
     assert 'SNIPER epoch 0:' in log and 'positive + 0 negative chips from 8 images' in log
     assert 'x single-scale' in log
     assert 'Iter(train) [3/3]' in log
+    # The pyramid (--tta) and plain single-scale testing both evaluate with CocoMetric.
+    ckpt = osp.join(wd, 'iter_3.pth')
+    preds = {}
+    for name, extra in (('single', []), ('pyramid', ['--tta'])):
+        out_pkl = osp.join(wd, f'{name}.pkl')
+        res = run_tool(tool('test.py') + [SNIPER_TINY, ckpt, '--work-dir', wd, *extra,
+                                          '--out', out_pkl, '--cfg-options', *FAST],
+                       cwd=workdir)
+        assert 'coco/bbox_mAP' in res.stdout + res.stderr
+        preds[name] = pickle.load(open(out_pkl, 'rb'))
+    assert len(preds['single']) == len(preds['pyramid']) == 4
+    # the pyramid's merged detections are not the single-scale ones
+    a = [p['pred_instances']['bboxes'].shape[0] for p in preds['single']]
+    b = [p['pred_instances']['bboxes'].shape[0] for p in preds['pyramid']]
+    assert a != b or any(
+        not (x['pred_instances']['scores'] == y['pred_instances']['scores']).all()
+        for x, y in zip(preds['single'], preds['pyramid']))
 
 
 @pytest.mark.slow

@@ -49,12 +49,14 @@ tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug',
          transforms=[
-             [dict(type='PyramidResize', scale=s, level=i)
+             [dict(type='PyramidResize', scale=s, level=i, max_pixels=2048 * 2048)
               for i, s in enumerate(sniper['test_scales'])],
+             [dict(type='RandomFlip', prob=0.)],
              [dict(type='LoadAnnotations', with_bbox=True)],
              [dict(type='PackDetInputs',
                    meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                              'scale_factor', 'flip', 'flip_direction', 'pyramid_level'))],
+                              'scale_factor', 'flip', 'flip_direction', 'pyramid_level',
+                              'pyramid_scale', 'pyramid_chips'))],
          ]),
 ]
 model = dict(test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=300),

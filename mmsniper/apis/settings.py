@@ -33,6 +33,24 @@ def _norm(v):
     return v
 
 
+def _pyramid_scales(cfg: Config):
+    """Scales of the ``PyramidResize`` views of ``tta_pipeline`` in level order, or KeyError."""
+    found = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get('type') == 'PyramidResize':
+                found[int(node.get('level', len(found)))] = node.get('scale')
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, (list, tuple)):
+            for v in node:
+                walk(v)
+
+    walk(_get(cfg, 'tta_pipeline'))
+    return [found[k] for k in sorted(found)] if found else KeyError
+
+
 def sniper_settings_mismatches(cfg: Config) -> List[Tuple[str, str, object, object]]:
     """``(sniper key, owner path, sniper value, owner value)`` for every value that differs.
 
@@ -51,6 +69,11 @@ def sniper_settings_mismatches(cfg: Config) -> List[Tuple[str, str, object, obje
             continue
         if _norm(owner) != _norm(cfg.sniper[key]):
             out.append((key, path, cfg.sniper[key], owner))
+    scales = _pyramid_scales(cfg)
+    if 'test_scales' in cfg.sniper and scales is not KeyError and \
+            _norm(scales) != _norm(cfg.sniper['test_scales']):
+        out.append(('test_scales', 'tta_pipeline (PyramidResize scales)',
+                    cfg.sniper['test_scales'], scales))
     return out
 
 
