@@ -55,3 +55,5 @@ FAST = ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=F
         'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
         'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
         'default_hooks.logger.interval=1']
+# ... and for training runs: no validation at the end (tools/test.py runs CocoMetric instead).
+FAST_TRAIN = FAST + ['train_cfg.val_begin=1000000']

@@ -1,27 +1,37 @@
 """Negative chip mining end to end: train RPN -> extract proposals -> train SNIPER with them."""
 from __future__ import annotations
 
+import os
 import os.path as osp
 import re
 
 import numpy as np
 import pytest
 
-from conftest import FAST, REPO, run_tool, tool
+from conftest import FAST_TRAIN, REPO, run_tool, tool
 
 RPN = osp.join(REPO, 'configs', 'scaleshapes', 'sniper_rpn_r18_scaleshapes.py')
 NEG = osp.join(REPO, 'configs', 'scaleshapes', 'sniper_faster_r18_scaleshapes_neg.py')
 
 
+@pytest.fixture(scope='module')
+def rpn_checkpoint(tmp_path_factory, scaleshapes_root):
+    """Step 1: the RPN alone on positive chips (2 iterations)."""
+    root = str(tmp_path_factory.mktemp('rpn'))
+    os.makedirs(osp.join(root, 'data'))
+    os.symlink(scaleshapes_root, osp.join(root, 'data', 'scaleshapes'))
+    rpn_dir = osp.join(root, 'rpn')
+    run_tool(tool('train.py') + [RPN, '--work-dir', rpn_dir, '--cfg-options', *FAST_TRAIN,
+                                 'train_cfg.max_iters=2', 'train_dataloader.batch_size=4'],
+             cwd=root)
+    return open(osp.join(rpn_dir, 'last_checkpoint')).read().strip()
+
+
 @pytest.mark.slow
-def test_rpn_proposals_negative_chips_chain(workdir):
+def test_rpn_proposals_negative_chips_chain(workdir, rpn_checkpoint):
     from mmsniper.datasets.proposals import load_proposals
 
-    rpn_dir = osp.join(workdir, 'rpn')
-    run_tool(tool('train.py') + [RPN, '--work-dir', rpn_dir, '--cfg-options', *FAST,
-                                 'train_cfg.max_iters=2', 'train_dataloader.batch_size=4'],
-             cwd=workdir)
-    ckpt = open(osp.join(rpn_dir, 'last_checkpoint')).read().strip()
+    ckpt = rpn_checkpoint
     props = osp.join(workdir, 'proposals.npz')
     out = run_tool(tool('extract_proposals.py') + [RPN, ckpt, '--out', props, '--chunk', '3'],
                    cwd=workdir)
@@ -37,7 +47,7 @@ def test_rpn_proposals_negative_chips_chain(workdir):
     opts = [f'train_dataloader.dataset.negatives.proposals={props}', f'sniper.proposals={props}',
             'train_dataloader.dataset.negatives.min_proposals=5',
             'sniper.neg_min_proposals=5']
-    log = run_tool(tool('train.py') + [NEG, '--work-dir', neg_dir, '--cfg-options', *FAST,
+    log = run_tool(tool('train.py') + [NEG, '--work-dir', neg_dir, '--cfg-options', *FAST_TRAIN,
                                        *opts, 'train_cfg.max_iters=2',
                                        'train_dataloader.batch_size=4'], cwd=workdir)
     text = log.stdout + log.stderr
@@ -47,16 +57,12 @@ def test_rpn_proposals_negative_chips_chain(workdir):
 
 
 @pytest.mark.slow
-def test_extraction_resumes_from_finished_chunks(workdir, tmp_path):
+def test_extraction_resumes_from_finished_chunks(workdir, rpn_checkpoint):
     """Chunks already on disk are not computed again."""
     from mmsniper.apis.proposals import _chunk_path
     from mmsniper.datasets.proposals import save_proposals
 
-    rpn_dir = osp.join(workdir, 'rpn')
-    run_tool(tool('train.py') + [RPN, '--work-dir', rpn_dir, '--cfg-options', *FAST,
-                                 'train_cfg.max_iters=1', 'train_dataloader.batch_size=2'],
-             cwd=workdir)
-    ckpt = open(osp.join(rpn_dir, 'last_checkpoint')).read().strip()
+    ckpt = rpn_checkpoint
     props = osp.join(workdir, 'p.npz')
     # chunk 0 (images 0-3) "finished before an interruption", with a marker box
     import json
@@ -64,7 +70,6 @@ def test_extraction_resumes_from_finished_chunks(workdir, tmp_path):
                                   'train.json')))
     ids = [im['id'] for im in ann['images']][:4]
     marker = np.array([[1, 2, 3, 4]], np.float32)
-    import os
     os.makedirs(props + '.parts')
     save_proposals(_chunk_path(props + '.parts', 0), ids, [marker] * 4, [np.ones(1)] * 4)
     out = run_tool(tool('extract_proposals.py') + [RPN, ckpt, '--out', props, '--chunk', '4'],

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from conftest import FAST, REPO, run_tool, tool
+from conftest import FAST, FAST_TRAIN, REPO, run_tool, tool
 
 SNIPER_TINY = osp.join(REPO, 'configs', 'scaleshapes', 'sniper_faster_r18_scaleshapes.py')
 R101 = osp.join(REPO, 'configs', 'sniper_faster_r101.py')
@@ -46,7 +46,8 @@ def coco_layout(workdir, scaleshapes_root):
 @pytest.mark.slow
 def test_sniper_scaleshapes_trains_and_logs_chips(workdir):
     wd = osp.join(workdir, 'w')
-    out = run_tool(tool('train.py') + [SNIPER_TINY, '--work-dir', wd, '--cfg-options', *FAST,
+    out = run_tool(tool('train.py') + [SNIPER_TINY, '--work-dir', wd, '--cfg-options',
+                                       *FAST_TRAIN,
                                        'train_cfg.max_iters=3', 'train_dataloader.batch_size=4',
                                        'default_hooks.logger.interval=1'], cwd=workdir)
     log = out.stdout + out.stderr
@@ -114,7 +115,7 @@ def test_outside_config_swaps_in_cascade_rcnn(coco_layout):
                 train_cfg=dict(rcnn=[{', '.join(stage.format(t=t) for t in (0.5, 0.6, 0.7))}]))
         """))
     wd = osp.join(coco_layout, 'cascade')
-    out = run_tool(tool('train.py') + [cfg, '--work-dir', wd, '--cfg-options', *FAST,
+    out = run_tool(tool('train.py') + [cfg, '--work-dir', wd, '--cfg-options', *FAST_TRAIN,
                                        *SMALL_MODEL, 'train_cfg.max_iters=1',
                                        'train_dataloader.batch_size=2'], cwd=coco_layout)
     log = out.stdout + out.stderr
