@@ -79,3 +79,22 @@ def test_extraction_resumes_from_finished_chunks(workdir, rpn_checkpoint):
     p = load_proposals(props)
     np.testing.assert_array_equal(p.get(ids[0])[0], marker)   # kept, not recomputed
     assert len(p.get(ann['images'][5]['id'])[0]) > 1           # the rest was computed
+
+
+@pytest.mark.slow
+def test_extraction_with_two_processes(workdir, rpn_checkpoint):
+    """`--launcher pytorch` (tools/dist_test.sh style): chunks are shared out across ranks
+    and rank 0 merges them into one file holding every image."""
+    import sys
+
+    from mmsniper.datasets.proposals import load_proposals
+
+    props = osp.join(workdir, 'p2.npz')
+    run_tool([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+              '--master_port=29541', osp.join(REPO, 'tools', 'extract_proposals.py'), RPN,
+              rpn_checkpoint, '--out', props, '--chunk', '2', '--launcher', 'pytorch'],
+             cwd=workdir)
+    p = load_proposals(props)
+    assert len(p) == 8 and len(set(p.image_ids.tolist())) == 8
+    assert (np.diff(p.offsets) > 0).all()
+    assert not osp.exists(props + '.parts')

@@ -38,3 +38,23 @@ def test_each_owner_is_checked(tmp_path):
         "    [dict(type='PyramidResize', scale=s, level=i)\n"
         "     for i, s in enumerate(sniper['test_scales'])]])]\n"))
     assert sniper_settings_mismatches(Config.fromfile(str(child))) == []
+
+
+def test_readme_example_for_another_project_builds(tmp_path):
+    """docs/examples/ (the README's example) resolves `mmsniper::` through the installed
+    package, keeps `sniper` and its owners consistent, and builds a Cascade R-CNN with
+    SNIPER's head and assigners."""
+    from mmengine.registry import init_default_scope
+    from mmdet.registry import MODELS
+
+    import mmsniper  # noqa: F401
+    cfg = Config.fromfile(osp.join(REPO, 'docs', 'examples', 'sniper_cascade_rcnn_r50_mydata.py'))
+    assert sniper_settings_mismatches(cfg) == []
+    assert cfg.train_dataloader.dataset.type == 'SniperDataset'
+    assert cfg.train_dataloader.dataset.dataset.data_root == 'data/mydata/'
+    init_default_scope('mmdet')
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'CascadeRCNN'
+    assert type(model.roi_head).__name__ == 'SniperCascadeRoIHead'
+    assert type(model.rpn_head.assigner).__name__ == 'SniperMaxIoUAssigner'
