@@ -44,8 +44,8 @@ def test_readme_example_for_another_project_builds(tmp_path):
     """docs/examples/ (the README's example) resolves `mmsniper::` through the installed
     package, keeps `sniper` and its owners consistent, and builds a Cascade R-CNN with
     SNIPER's head and assigners."""
-    from mmengine.registry import init_default_scope
     from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
 
     import mmsniper  # noqa: F401
     cfg = Config.fromfile(osp.join(REPO, 'docs', 'examples', 'sniper_cascade_rcnn_r50_mydata.py'))

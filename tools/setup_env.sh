@@ -63,7 +63,7 @@ fi
 # 5. mmsniper itself, non-editable so that `mim train mmsniper` finds its .mim folder.
 #    Reinstalled only when the sources changed since the last install.
 stamp="$VENV/.mmsniper-installed"
-src_hash=$(cat setup.py setup.cfg $(git ls-files mmsniper configs tools 2>/dev/null || find mmsniper configs tools -type f -name '*.py') 2>/dev/null | sha1sum | cut -d' ' -f1)
+src_hash=$(cat setup.py setup.cfg model-index.yml $(git ls-files mmsniper configs tools 2>/dev/null || find mmsniper configs tools -type f -name '*.py') 2>/dev/null | sha1sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$src_hash" ]; then
   echo "[setup] installing mmsniper (non-editable, for mim)"
   "${PIP[@]}" install --no-deps --no-build-isolation --force-reinstall . >/dev/null
