@@ -113,7 +113,7 @@ class ChipSampler(Sampler):
             return
         msg = (f'SNIPER epoch {st["epoch"]}: {st["pos_chips"]} positive + {st["neg_chips"]} '
                f'negative chips from {st["images"]} images; {st["chip_pixels"] / 1e6:.1f} MP of '
-               f'chips = {st["pixel_ratio"]:.2f}x single-scale; planned in {st["seconds"]:.1f} s')
+               f'chips = {st["pixel_ratio"]:.2f}x single-scale; planned in {st["seconds"]:.2f} s')
         if st['boxes_valid_nowhere']:
             msg += (f'; {st["boxes_valid_nowhere"]} boxes lie in no chip in full (outside every '
                     'valid range, or under min_size where they are in range): they stay as '
