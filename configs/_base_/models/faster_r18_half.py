@@ -6,7 +6,10 @@
 _base_ = '../sniper_faster_rcnn.py'
 
 model = dict(
-    backbone=dict(depth=18, base_channels=32, init_cfg=None),
+    # From scratch: every stage trains and BatchNorm learns its statistics (mmdet's
+    # defaults, frozen stem + frozen BN, assume ImageNet weights).
+    backbone=dict(depth=18, base_channels=32, init_cfg=None, frozen_stages=-1,
+                  norm_eval=False),
     neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
     rpn_head=dict(in_channels=64, feat_channels=64),
     roi_head=dict(
