@@ -14,6 +14,9 @@ test: setup  ## set up if needed, then lint and run the whole test suite on the 
 	$(PY) -m ruff check .
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
+demo: setup  ## SNIPER end to end on the CPU (~15 min): data, RPN, proposals, training, pyramid test -> work_dirs/demo/ (DEMO_ARGS=--help for options)
+	$(PY) tools/demo.py $(DEMO_ARGS)
+
 lint:  ## ruff only
 	$(PY) -m ruff check .
 
