@@ -161,3 +161,16 @@ def test_config_dump_is_json_friendly(tmp_path):
     assert cfg.model.backbone.depth == 18 and cfg.model.backbone.init_cfg is None
     assert cfg.val_evaluator.type == 'CocoMetric'
     json.dumps(cfg.to_dict(), default=str)
+
+
+def test_tools_put_the_checkout_first():
+    """Every tool that imports mmsniper at module level imports _bootstrap before it, so
+    `python tools/X.py` runs the checkout's code, not an older installed copy."""
+    import glob as _glob
+    for path in _glob.glob(osp.join(REPO, 'tools', '**', '*.py'), recursive=True):
+        lines = open(path).read().splitlines()
+        boot = [i for i, t in enumerate(lines) if t.startswith('import _bootstrap')]
+        uses = [i for i, t in enumerate(lines)
+                if t.startswith(('from mmsniper', 'import mmsniper'))]
+        if uses:
+            assert boot and boot[0] < uses[0], path

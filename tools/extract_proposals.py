@@ -1,11 +1,12 @@
 """Extract RPN proposals for SNIPER's negative chips; see ``--help``."""
 import argparse
 
+import _bootstrap  # noqa: F401  (checkout first on sys.path)
+
+# isort: split
 from mmengine.config import DictAction
 
 from mmsniper.apis.proposals import extract_proposals
-
-import _bootstrap  # noqa: F401  (checkout first on sys.path)
 
 
 def main() -> None:

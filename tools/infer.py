@@ -8,9 +8,8 @@ category_id, bbox [x, y, w, h] in image pixels, score) and DIR/vis/<image>.jpg.
 """
 import argparse
 
-from mmengine.config import DictAction
-
 import _bootstrap  # noqa: F401  (checkout first on sys.path)
+from mmengine.config import DictAction
 
 
 def main() -> None:

@@ -4,11 +4,12 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
+
+# isort: split
 from mmengine.config import DictAction  # noqa: E402
 
 from mmsniper.apis.chip_tools import browse_chips, build_sniper_dataset  # noqa: E402
-
-import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 
 def main() -> None:

@@ -5,11 +5,12 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
+
+# isort: split
 from mmengine.config import DictAction  # noqa: E402
 
 from mmsniper.apis.chip_tools import build_sniper_dataset, compute_chip_stats, format_chip_stats  # noqa: E402
-
-import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 
 def main() -> None:
