@@ -11,11 +11,10 @@ import os
 import os.path as osp
 import sys
 
-# Use the checkout's mmsniper when run from one (tools/dataset_converters/ -> repository root).
-_root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if osp.isfile(osp.join(_root, 'mmsniper', '__init__.py')) and _root not in sys.path:
-    sys.path.insert(0, _root)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/
+import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
+# isort: split
 from mmsniper.datasets.scaleshapes import (  # noqa: E402
     DEFAULT_SPLITS,
     ensure_scaleshapes,
