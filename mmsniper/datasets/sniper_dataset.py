@@ -23,7 +23,7 @@ from mmdet.registry import DATASETS
 from mmengine.dataset import BaseDataset
 from mmengine.utils import ProgressBar
 
-from ..chips import Chip, generate_positive_chips, normalize_ranges, scale_factor, scale_factors
+from ..chips import Chip, generate_positive_chips, normalize_ranges, scale_factor
 from .tickets import ChipTicket
 
 Scale = Union[float, Tuple[float, float]]
@@ -234,7 +234,3 @@ class SniperDataset:
             held |= ((boxes[:, 0] >= x1 - eps) & (boxes[:, 1] >= y1 - eps)
                      & (boxes[:, 2] <= x2 + eps) & (boxes[:, 3] <= y2 + eps))
         return int((~held).sum())
-
-    def level_factors(self, idx: int) -> List[float]:
-        """Scale factor of every level for image ``idx``."""
-        return scale_factors(tuple(self._sizes[idx]), self.scales)
