@@ -141,23 +141,42 @@ def test_arm_pixels_and_claim_summary():
     sn = exp.arm_pixels('sniper', px, 8, 10)
     assert sn['mpix_per_image_epoch'] == 0.33
     assert sn['train_mpix_total'] == pytest.approx(80 * 256 ** 2 / 1e6)
+    # An epoch: 1 sample per image, every scale, every planned chip (0.33 Mpx / 256^2 each).
+    assert exp.arm_pixels('single_scale', px, 2, 10)['samples_per_image_epoch'] == 1.0
+    assert exp.arm_pixels('pyramid', px, 2, 10)['samples_per_image_epoch'] == 3.0
+    assert sn['samples_per_image_epoch'] == pytest.approx(0.33e6 / 256 ** 2)
+    # 100 images x 3 samples / batch 2 = 150 iterations of 0.8 s = 2 minutes.
+    assert exp.epoch_minutes(dict(sec_per_iter=0.8, samples_per_image_epoch=3.0,
+                                  batch_size=2), 100) == pytest.approx(2.0)
+    assert exp.epoch_minutes(dict(sec_per_iter=None, samples_per_image_epoch=3.0,
+                                  batch_size=2), 100) is None
     with pytest.raises(ValueError, match='arm'):
         exp.arm_pixels('chips', px, 2, 10)
 
-    def arm(ap, aps, mpx, secs, per_img):
+    def arm(ap, aps, mpx, secs, per_img, samples, batch):
         return dict(pyramid_eval=dict(metrics=dict(AP=ap, AP50=ap, APs=aps, APm=ap, APl=ap)),
                     train_mpix_total=mpx, train_seconds=secs, mpix_per_image_epoch=per_img,
-                    sec_per_iter=1.0)
+                    sec_per_iter=1.0, samples_per_image_epoch=samples, batch_size=batch)
 
-    res = dict(arms=dict(single_scale=arm(10.0, 2.0, 50, 100, 0.3),
-                         pyramid=arm(20.0, 8.0, 200, 400, 1.5),
-                         sniper=arm(19.5, 9.0, 60, 150, 0.33)), iters=10, seed=0)
+    res = dict(arms=dict(single_scale=arm(10.0, 2.0, 50, 100, 0.3, 1, 2),
+                         pyramid=arm(20.0, 8.0, 200, 400, 1.5, 3, 2),
+                         sniper=arm(19.5, 9.0, 60, 150, 0.33, 6, 8)), iters=10, seed=0,
+               pixels=dict(images=40))
     text = exp.claim_summary(res)
     assert '-0.5 points (within 1 point' in text
     assert 'SNIPER / full pyramid: 0.30x' in text  # 60 / 200
     assert 'APs, SNIPER - single-scale: +7.0 points' in text
+    # Epochs: SNIPER 40 x 6 / 8 = 30 iterations, the pyramid 40 x 3 / 2 = 60, of 1 s each.
+    assert 'time per epoch (estimated from s / iter), SNIPER / full pyramid: 0.50x' in text
     table = exp.markdown_table(res)
     assert '| full image pyramid | 20.0 | 20.0 | 8.0 |' in table
+    assert table.splitlines()[3].endswith('| 1.00 | 1.00 |')  # s / iter, min / epoch
+    assert exp.inference_table(res) == ''
+    res['arms']['sniper']['single_scale_eval'] = dict(metrics=dict(
+        AP=12.0, AP50=20.0, APs=3.0, APm=15.0, APl=-1.0))
+    rows = exp.inference_table(res).splitlines()
+    assert rows[2:] == ['| SNIPER chips | single scale | 12.0 | 20.0 | 3.0 | 15.0 | n/a |',
+                        '| SNIPER chips | pyramid | 19.5 | 19.5 | 9.0 | 19.5 | 19.5 |']
 
 
 def test_progress_filter_keeps_progress_only():

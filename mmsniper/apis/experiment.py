@@ -326,20 +326,39 @@ def pixel_stats(sniper_config: str = ARMS['sniper'], epochs: int = 3, seed: int 
 def arm_pixels(arm: str, px: Dict[str, float], batch_size: int, iters: int) -> Dict[str, float]:
     """Pixels an arm processes: per image and epoch, per training sample, and in total.
 
-    ``pyramid`` draws one of the scales per sample, so a sample has a third of the pyramid's
-    pixels on average and an epoch (every image at every scale) ``num_scales`` passes.
+    An epoch is the paper's: every image once (single-scale), every image at every scale
+    (the full pyramid: ``num_scales`` samples per image, since ``pyramid`` draws one scale
+    per sample, a third of the pyramid's pixels on average), every chip of the epoch's plan
+    (SNIPER: ``chips_per_image`` samples per image).
+
+    Returns:
+        dict: ``mpix_per_image_epoch``, ``mpix_per_sample``, ``train_mpix_total`` (float,
+        megapixels) and ``samples_per_image_epoch`` (float).
     """
     if arm == 'single_scale':
         per_img, per_sample = px['single_scale_mpix_per_image'], px['single_scale_mpix_per_image']
+        samples = 1.0
     elif arm == 'pyramid':
         per_img = px['pyramid_mpix_per_image']
         per_sample = per_img / px['num_scales']
+        samples = float(px['num_scales'])
     elif arm == 'sniper':
         per_img, per_sample = px['chip_mpix_per_image'], px['chip_size'] ** 2 / 1e6
+        samples = per_img / per_sample
     else:
         raise ValueError(f'arm: expected one of {list(ARMS)}, got {arm!r}')
     return dict(mpix_per_image_epoch=per_img, mpix_per_sample=per_sample,
-                train_mpix_total=per_sample * batch_size * iters)
+                train_mpix_total=per_sample * batch_size * iters,
+                samples_per_image_epoch=samples)
+
+
+def epoch_minutes(r: Dict[str, Any], images: int) -> Optional[float]:
+    """Estimated minutes of one epoch (see :func:`arm_pixels`) of an arm's training:
+    ``images x samples_per_image_epoch / batch_size`` iterations at its median logged
+    seconds per iteration. None when a number is missing."""
+    if not (r.get('sec_per_iter') and r.get('samples_per_image_epoch') and r.get('batch_size')):
+        return None
+    return images * r['samples_per_image_epoch'] / r['batch_size'] * r['sec_per_iter'] / 60
 
 
 def _batch_size(config: str, cfg_options: Sequence[str]) -> int:
@@ -368,9 +387,10 @@ def _ordered(arms: Dict[str, Any]) -> List[str]:
 
 def markdown_table(results: Dict[str, Any]) -> str:
     """The experiment's result table (markdown)."""
+    images = results.get('pixels', {}).get('images', 0)
     rows = ['| training | AP | AP50 | APs | APm | APl | Mpx / image / epoch | '
-            'Mpx in training | train time (min) | s / iter |',
-            '|---|---|---|---|---|---|---|---|---|---|']
+            'Mpx in training | train time (min) | s / iter | min / epoch (est.) |',
+            '|---|---|---|---|---|---|---|---|---|---|---|']
     for arm in _ordered(results['arms']):
         r = results['arms'][arm]
         m = r.get('pyramid_eval', {}).get('metrics', {})
@@ -379,7 +399,24 @@ def markdown_table(results: Dict[str, Any]) -> str:
             f'{_fmt(m.get("APs"))} | {_fmt(m.get("APm"))} | {_fmt(m.get("APl"))} | '
             f'{r["mpix_per_image_epoch"]:.2f} | {r["train_mpix_total"]:.0f} | '
             f'{_fmt(r["train_seconds"] / 60 if r.get("train_seconds") else None)} | '
-            f'{_fmt(r.get("sec_per_iter"), 2)} |')
+            f'{_fmt(r.get("sec_per_iter"), 2)} | {_fmt(epoch_minutes(r, images), 2)} |')
+    return '\n'.join(rows)
+
+
+def inference_table(results: Dict[str, Any]) -> str:
+    """Markdown: every arm's checkpoint tested at the single test scale and with the
+    pyramid (AP, APs, APm, APl); empty without ``single_scale_eval`` results."""
+    arms = [a for a in _ordered(results['arms'])
+            if 'single_scale_eval' in results['arms'][a]]
+    if not arms:
+        return ''
+    rows = ['| trained | tested | AP | AP50 | APs | APm | APl |',
+            '|---|---|---|---|---|---|---|']
+    for arm in arms:
+        for key, title in (('single_scale_eval', 'single scale'), ('pyramid_eval', 'pyramid')):
+            m = results['arms'][arm].get(key, {}).get('metrics', {})
+            rows.append(f'| {ARM_TITLES.get(arm, arm)} | {title} | ' + ' | '.join(
+                _fmt(m.get(k)) for k in ('AP', 'AP50', 'APs', 'APm', 'APl')) + ' |')
     return '\n'.join(rows)
 
 
@@ -519,6 +556,9 @@ def run_experiment(out_dir: str = 'work_dirs/sniper_vs_baselines', iters: int = 
     _write_json(osp.join(out_dir, 'results.json'), results)
     with open(osp.join(out_dir, 'results.md'), 'w') as f:
         f.write(results['table'] + '\n\n' + claim_summary(results) + '\n')
+        if inference_table(results):
+            f.write('\nThe same checkpoints at the single test scale and with the pyramid:\n\n'
+                    + inference_table(results) + '\n')
     with open(osp.join(out_dir, 'commands.sh'), 'w') as f:
         f.write('# commands run by sniper_vs_baselines.py, in order\n'
                 + '\n'.join(results['commands']) + '\n')
@@ -550,6 +590,11 @@ def claim_summary(results: Dict[str, Any]) -> str:
     if a['sniper'].get('sec_per_iter') and a['pyramid'].get('sec_per_iter'):
         ri = a['sniper']['sec_per_iter'] / a['pyramid']['sec_per_iter']
         lines.append(f'- median seconds per iteration, SNIPER / full pyramid: {ri:.2f}x')
+    images = results.get('pixels', {}).get('images', 0)
+    es, ep = epoch_minutes(a['sniper'], images), epoch_minutes(a['pyramid'], images)
+    if es and ep:
+        lines.append(f'- time per epoch (estimated from s / iter), SNIPER / full pyramid: '
+                     f'{es / ep:.2f}x')
     if 'single_scale' in a:
         ds = ap('sniper', 'APs') - ap('single_scale', 'APs')
         lines.append(f'- APs, SNIPER - single-scale: {ds:+.1f} points')
