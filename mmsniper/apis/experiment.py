@@ -487,7 +487,7 @@ def machine_description() -> str:
     return f'{model}, {os.cpu_count()} cores (torch threads: {threads}), no GPU'
 
 
-def run_experiment(out_dir: str = 'work_dirs/sniper_vs_baselines', iters: int = 800,
+def run_experiment(out_dir: str = 'work_dirs/sniper_vs_baselines', iters: int = 1000,
                    seed: int = 0, arms: Sequence[str] = tuple(ARMS),
                    single_scale_eval: bool = False, cfg_options: Sequence[str] = (),
                    data_root: str = 'data/scaleshapes', echo: bool = True

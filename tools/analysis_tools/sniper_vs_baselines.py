@@ -21,9 +21,9 @@ def main() -> None:
         'interrupted trainings resume. Run from the directory that holds data/scaleshapes '
         '(generated if missing).')
     p.add_argument('--out', default='work_dirs/sniper_vs_baselines', help='output directory')
-    p.add_argument('--iters', type=int, default=800,
-                   help='training iterations of every arm (default 800: about 50 minutes in '
-                   'all on 2 idle CPU cores)')
+    p.add_argument('--iters', type=int, default=1000,
+                   help='training iterations of every arm (default 1000: 54 minutes in all '
+                   'on 2 idle CPU cores, measured; see docs/demo.md)')
     p.add_argument('--seed', type=int, default=0, help='randomness.seed of every training')
     p.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS),
                    help='which trainings to run (default: all three)')
