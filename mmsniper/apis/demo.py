@@ -38,7 +38,7 @@ POS_CONFIG = 'configs/scaleshapes/sniper_faster_r18_scaleshapes.py'
 NEG_CONFIG = 'configs/scaleshapes/sniper_faster_r18_scaleshapes_neg.py'
 
 #: Defaults sized for 15 minutes on 2 idle CPU cores (see docs/demo.md for the timings).
-DEFAULT_ITERS = 400
+DEFAULT_ITERS = 500
 DEFAULT_RPN_ITERS = 100
 
 
