@@ -175,6 +175,10 @@ def test_arm_pixels_and_claim_summary():
     res['arms']['sniper']['single_scale_eval'] = dict(metrics=dict(
         AP=12.0, AP50=20.0, APs=3.0, APm=15.0, APl=-1.0))
     rows = exp.inference_table(res).splitlines()
+    res['table'] = table
+    md = exp.results_markdown(res)
+    assert md.startswith(table + '\n\n' + text + '\n\nThe same checkpoints')
+    assert md.endswith(exp.inference_table(res))
     assert rows[2:] == ['| SNIPER chips | single scale | 12.0 | 20.0 | 3.0 | 15.0 | n/a |',
                         '| SNIPER chips | pyramid | 19.5 | 19.5 | 9.0 | 19.5 | 19.5 |']
 

@@ -72,7 +72,7 @@ param_scheduler = [
 ]
 # AdamW, not the reference's SGD: from scratch and for a few hundred iterations, SGD (lr 0.02)
 # left every arm of the experiment at about 1 AP after 400 iterations; AdamW (lr 1e-3) reached
-# 3.6 AP single-scale / 5.1 AP with the pyramid after 300 (docs/demo.md, "The recipe").
+# 3.6 AP single-scale / 5.1 AP with the pyramid after 300 (docs/demo.md, "The CPU recipe").
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
                      clip_grad=dict(max_norm=35, norm_type=2))

@@ -555,10 +555,7 @@ def run_experiment(out_dir: str = 'work_dirs/sniper_vs_baselines', iters: int = 
     results['seconds'] = prior_seconds + time.perf_counter() - t_start
     _write_json(osp.join(out_dir, 'results.json'), results)
     with open(osp.join(out_dir, 'results.md'), 'w') as f:
-        f.write(results['table'] + '\n\n' + claim_summary(results) + '\n')
-        if inference_table(results):
-            f.write('\nThe same checkpoints at the single test scale and with the pyramid:\n\n'
-                    + inference_table(results) + '\n')
+        f.write(results_markdown(results) + '\n')
     with open(osp.join(out_dir, 'commands.sh'), 'w') as f:
         f.write('# commands run by sniper_vs_baselines.py, in order\n'
                 + '\n'.join(results['commands']) + '\n')
@@ -599,6 +596,17 @@ def claim_summary(results: Dict[str, Any]) -> str:
         ds = ap('sniper', 'APs') - ap('single_scale', 'APs')
         lines.append(f'- APs, SNIPER - single-scale: {ds:+.1f} points')
     return '\n'.join(lines)
+
+
+def results_markdown(results: Dict[str, Any]) -> str:
+    """``results.md``, as the tool also prints it: the table, the claim checked in words and,
+    with single-scale evaluations, the single-scale-against-pyramid table."""
+    text = results['table'] + '\n\n' + claim_summary(results)
+    inference = inference_table(results)
+    if inference:
+        text += ('\n\nThe same checkpoints at the single test scale and with the pyramid:\n\n'
+                 + inference)
+    return text
 
 
 def _options_dict(cfg_options: Sequence[str]) -> Optional[dict]:

@@ -472,8 +472,9 @@ def test_pyramid_beats_single_scale_on_tiny_and_huge_objects(tmp_path):
     det = BandDetector()
     pyr = SniperTTAModel(module=det, test_ranges=[(-1, 40), (20, 140), (67, -1)],
                          merger=dict(type='NMSMerger', iou_threshold=0.5))
-    py = coco_ap(tmp_path, coco, run(pyr, pyramid([(3.0, None), (1.0, None), (0.3, None)]),
-                                     images))
+    levels = pyramid([(3.0, None), (1.0, None), (0.3, None)])
+    ranged = run(pyr, levels, images)
+    py = coco_ap(tmp_path, coco, ranged)
     # The detector saw the three levels of every image: 1920 x 1440, 640 x 480, 192 x 144.
     assert sorted(set(det.seen)) == [(144, 192), (480, 640), (1440, 1920)]
     # Single scale localises only the medium objects; the pyramid gets every object right.
@@ -484,6 +485,5 @@ def test_pyramid_beats_single_scale_on_tiny_and_huge_objects(tmp_path):
     # overlap the right boxes by IoU 0.25, below NMS's 0.5) as false positives.
     open_ranges = SniperTTAModel(module=BandDetector(), test_ranges=[(-1, -1)] * 3,
                                  merger=dict(type='NMSMerger', iou_threshold=0.5))
-    out = run(open_ranges, pyramid([(3.0, None), (1.0, None), (0.3, None)]), images)
-    ranged = run(pyr, pyramid([(3.0, None), (1.0, None), (0.3, None)]), images)
+    out = run(open_ranges, levels, images)
     assert sum(len(s.pred_instances) for s in out) > sum(len(s.pred_instances) for s in ranged)

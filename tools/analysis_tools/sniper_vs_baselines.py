@@ -10,7 +10,7 @@ import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 def main() -> None:
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
-    from mmsniper.apis.experiment import ARMS, claim_summary, inference_table, run_experiment
+    from mmsniper.apis.experiment import ARMS, results_markdown, run_experiment
 
     p = argparse.ArgumentParser(
         description='Train the same light Faster R-CNN single-scale, on the full three-scale '
@@ -36,10 +36,7 @@ def main() -> None:
     res = run_experiment(a.out, iters=a.iters, seed=a.seed, arms=a.arms,
                          single_scale_eval=a.single_scale_eval,
                          cfg_options=a.cfg_options)
-    print('\n' + res['table'] + '\n\n' + claim_summary(res))
-    if inference_table(res):
-        print('\nThe same checkpoints at the single test scale and with the pyramid:\n\n'
-              + inference_table(res))
+    print('\n' + results_markdown(res))
     print(f'\n{res["seconds"] / 60:.1f} min; results in {a.out}/results.md, results.json, '
           'results.png')
 
