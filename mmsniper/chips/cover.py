@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._checks import as_boxes, as_image_size, as_nonneg_float, as_positive_int
-from .chip import Chip
+from .chip import Chip, _window_box
 from .scales import Scale, box_sizes, normalize_ranges_cached, scale_factors, scaled_image_size
 
 
@@ -231,8 +231,8 @@ def generate_positive_chips(boxes: np.ndarray, image_size: tuple[float, float],
     Returns:
         list[Chip]: ``kind='pos'`` chips, level by level in pick order. Each window
         is integer-aligned in scaled pixels, inside the scaled image and at most
-        ``chip_size`` per side; ``Chip.box`` is it in original pixels, inside the
-        image.
+        ``chip_size`` per side; ``Chip.box`` is it in original pixels by the edge
+        rule of :func:`~mmsniper.chips.chip.window_box` (inside the image).
     """
     arr = as_boxes(boxes)
     w, h = as_image_size(image_size)
@@ -271,12 +271,8 @@ def generate_positive_chips(boxes: np.ndarray, image_size: tuple[float, float],
         sw, sh = scaled_sizes[level]
         # 2-4. Candidates, shuffle, greedy cover.
         windows = _cover_grid(b[level][keep[level]], sw, sh, chip_size, stride, rng)
-        # Back to original pixels. A window flush with the scaled image's far edge
-        # ends at the rounded size sw = round(w * s), i.e. up to 0.5 / s original
-        # pixels past the image; clip that to w (rounding maps w * s back to sw).
-        xmax = w if w * s >= 0.5 else sw / s
-        ymax = h if h * s >= 0.5 else sh / s
+        # Back to original pixels by the edge rule (a side on the far border is w or h).
         for x1, y1, x2, y2 in windows:
-            box = (x1 / s, y1 / s, min(x2 / s, xmax), min(y2 / s, ymax))
+            box = _window_box(x1, y1, x2, y2, s, w, h, sw, sh)
             chips.append(Chip._trusted(level, s, box))
     return chips

@@ -10,7 +10,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from ._checks import as_boxes, as_image_size, as_positive_int
-from .chip import Chip
+from .chip import Chip, _window_box
 from .cover import cover_windows
 from .scales import Scale, box_sizes, normalize_ranges, scale_factors, scaled_image_size
 
@@ -62,7 +62,8 @@ def generate_negative_chips(proposals: np.ndarray, image_size: tuple[float, floa
         rng (numpy.random.Generator | None): shuffles the candidate windows.
 
     Returns:
-        list[Chip]: ``kind='neg'`` chips, ``Chip.box`` in ORIGINAL pixels.
+        list[Chip]: ``kind='neg'`` chips, ``Chip.box`` in ORIGINAL pixels by the edge
+        rule of :func:`~mmsniper.chips.chip.window_box` (inside the image).
     """
     props = as_boxes(proposals, 'proposals')
     w, h = as_image_size(image_size)
@@ -102,5 +103,6 @@ def generate_negative_chips(proposals: np.ndarray, image_size: tuple[float, floa
             held = ((sel[:, 0] >= x1) & (sel[:, 1] >= y1) & (sel[:, 2] <= x2)
                     & (sel[:, 3] <= y2)).sum()
             if held > mins[level]:
-                chips.append(Chip(level, s, (x1 / s, y1 / s, x2 / s, y2 / s), kind='neg'))
+                box = _window_box(x1, y1, x2, y2, s, w, h, sw, sh)  # the edge rule
+                chips.append(Chip(level, s, box, kind='neg'))
     return chips

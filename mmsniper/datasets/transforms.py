@@ -42,6 +42,14 @@ def _boxes_array(results: dict) -> np.ndarray:
     return np.asarray(t, dtype=np.float64).reshape(-1, 4)
 
 
+def _part_start(b1: float, b2: float, o1: int, size: int, f: float, n: int, c: int) -> int:
+    """First crop pixel of a chip side ``[b1, b2]`` (ORIGINAL) in a crop from ``o1`` resized
+    by ``f`` to ``n`` pixels; the part is ``c`` pixels. See ``ChipGenerator._cut``."""
+    if b2 >= size and b1 > 0:  # on the far border: end where the image ends
+        return max(0, n - c)
+    return min(max(0, round((b1 - o1) * f)), n - 1)
+
+
 @TRANSFORMS.register_module()
 class ChipGenerator(BaseTransform):
     """Cut one SNIPER chip out of the ORIGINAL image and map its ground truth into it.
@@ -137,24 +145,49 @@ class ChipGenerator(BaseTransform):
     def _cut(self, img: np.ndarray, chip: Chip, chip_size: int):
         """Crop the original window, resize it, pad it; return the chip and the affine map.
 
-        Returns ``(out, (sx, sy, tx, ty))`` with CHIP = ORIGINAL * (sx, sy) + (tx, ty).
+        Returns ``(out, (sx, sy, tx, ty), (ph, pw))`` with CHIP = ORIGINAL * (sx, sy) +
+        (tx, ty) and ``ph x pw`` the filled part of ``out``.
+
+        The filled part agrees with ``chip.box`` (the edge rule, :mod:`mmsniper.chips.chip`):
+        each of its sides, in ORIGINAL pixels, is within one crop pixel (``1 / sx``) of the
+        box's side, and exactly on the image's border where the box's side is. Why, along
+        x (y is the same): the box ``[b1, b2]`` with window width ``c`` (``scaled_box``) is
+        cut from ``[o1, o2]``, ``o1 = max(0, floor(b1) - 1)``, ``o2 = min(W, ceil(b2) + 1)``,
+        ``L = o2 - o1 > b2 - b1``, resized to ``n = floor(L * s + 0.5)`` pixels (at least
+        1), so ``f = sx = n / L`` and ``|f - s| <= 0.5 / L``. The part starts at crop pixel
+        ``d`` and spans ``p`` of them: ORIGINAL ``o1 + d / f`` to ``o1 + (d + p) / f``.
+
+        - ``b1 = 0``: ``o1 = 0``, ``d = 0``: the near side is 0.
+        - ``b2 < W`` (the far side is ``c / s`` past ``b1``): ``d = round((b1 - o1) * f)``
+          puts the near side within ``0.5 / f``. The crop is long enough, ``p = c``:
+          ``n - d - c >= (o2 - b2) * f + (b2 - b1) * (f - s) - 0.5 > -1``. The far side is
+          off by the near side's error plus ``c * |1 / f - 1 / s| = (b2 - b1) * |f - s| / f
+          < 0.5 / f``: under ``1 / f``.
+        - ``b2 = W`` (so ``o2 = W``): the part ends at the crop's end, ``d = n - c``,
+          ``p = c``, far side ``o1 + n / f = W``. ``n >= c``: ``c = sw - b1 * s <= (W - b1)
+          * s + 0.5`` and ``n > L * s - 0.5`` with ``L >= W - b1``. The near side misses
+          ``b1`` by ``|(W - b1) * (f - s) - (sw - W * s)| / f < 1 / f``. With ``b1 = 0``
+          too, ``n = c = sw`` and ``d = 0``; ``W * s < 0.5`` gives ``n = c = 1``.
         """
         H, W = img.shape[:2]
         s = chip.scale
+        bx1, by1, bx2, by2 = chip.box
         cx1, cy1, cx2, cy2 = chip.scaled_box
         cw, ch = cx2 - cx1, cy2 - cy1
         # 1. integer ORIGINAL window holding the chip (one pixel of margin for interpolation)
-        ox1, oy1 = max(0, math.floor(cx1 / s) - 1), max(0, math.floor(cy1 / s) - 1)
-        ox2, oy2 = min(W, math.ceil(cx2 / s) + 1), min(H, math.ceil(cy2 / s) + 1)
+        ox1, oy1 = max(0, math.floor(bx1) - 1), max(0, math.floor(by1) - 1)
+        ox2, oy2 = min(W, math.ceil(bx2) + 1), min(H, math.ceil(by2) + 1)
         crop = img[oy1:oy2, ox1:ox2]
-        # 2. resize only that window
-        nw, nh = max(1, round((ox2 - ox1) * s)), max(1, round((oy2 - oy1) * s))
+        # 2. resize only that window (rounded as scaled_image_size rounds)
+        nw = max(1, math.floor((ox2 - ox1) * s + 0.5))
+        nh = max(1, math.floor((oy2 - oy1) * s + 0.5))
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
         resized = cv2.resize(crop, (nw, nh), interpolation=interp)
         sx, sy = nw / (ox2 - ox1), nh / (oy2 - oy1)
-        # 3. the chip's window inside the resized crop, then pad to chip_size
-        dx = min(max(0, round(cx1 - ox1 * sx)), nw - 1)
-        dy = min(max(0, round(cy1 - oy1 * sy)), nh - 1)
+        # 3. the chip's window inside the resized crop, in the crop's own pixels (sx, not s:
+        # far from the origin the two drift apart by pixels), then pad to chip_size
+        dx = _part_start(bx1, bx2, ox1, W, sx, nw, cw)
+        dy = _part_start(by1, by2, oy1, H, sy, nh, ch)
         part = resized[dy:dy + ch, dx:dx + cw]
         out = np.full((chip_size, chip_size) + img.shape[2:], self.pad_val, dtype=img.dtype)
         out[:part.shape[0], :part.shape[1]] = part
