@@ -1,8 +1,12 @@
 """mmsniper: SNIPER multi-scale training and inference as an MMDetection 3.x plugin.
 
-Importing the package registers its classes into MMDetection's registries
-(``mmdet.registry``) and allows mmengine's own checkpoint types for torch's
-``weights_only`` loader (see :mod:`mmsniper.engine.checkpoint`); it does nothing else.
+Importing the package does three things and nothing else:
+
+1. registers its classes into MMDetection's registries (``mmdet.registry``);
+2. makes every mmengine checkpoint scheme (local, ``http(s)://``, ``torchvision://``, ...)
+   load without running code from the file (:mod:`mmsniper.engine.checkpoint`; no switch);
+3. lets configs inherit ``mmsniper::`` base configs (:mod:`mmsniper.engine.configs`;
+   ``MMSNIPER_CONFIG_PREFIX=0`` switches it off).
 Configs load it with ``custom_imports = dict(imports=['mmsniper'])``.
 
 The chip engine (:mod:`mmsniper.chips`) is NumPy only and can be imported on its own.

@@ -69,4 +69,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$src_hash" ]; then
   "${PIP[@]}" install --no-deps --no-build-isolation --force-reinstall . >/dev/null
   echo "$src_hash" > "$stamp"
 fi
+# 6. setuptools 80 warns "pkg_resources is deprecated" whenever mim, mmengine or mmcv start
+#    (they import it; nothing a user can act on). Silence exactly that message in this venv,
+#    also in mim's own process, which no mmsniper code runs before.
+site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "import warnings; warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)" \
+  > "$site/mmsniper-quiet-pkg-resources.pth"
 echo "[setup] done: $("$PY" -c 'import torch, mmcv, mmdet, mmengine; print(f"torch {torch.__version__}, mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, mmdet {mmdet.__version__}")')"

@@ -1,9 +1,22 @@
-"""Engine pieces: the chip sampler's hook and the torch >= 2.6 checkpoint fix."""
-from .checkpoint import allow_mmengine_checkpoints
+"""Engine pieces: the chip sampler's hook, the safe checkpoint loader, the config prefix.
+
+Importing this package (which ``import mmsniper`` does) changes two things in mmengine:
+
+1. ALWAYS: every checkpoint scheme loads through :mod:`mmsniper.engine.checkpoint`, which
+   runs no code from the file (there is deliberately no switch for this);
+2. unless ``MMSNIPER_CONFIG_PREFIX=0`` is set: ``mmsniper::`` base configs resolve to the
+   installed package's configs (:mod:`mmsniper.engine.configs`).
+"""
+import os
+
+from .checkpoint import install_safe_checkpoint_loader
 from .configs import allow_mmsniper_base_configs
 from .hooks import ChipSamplerHook
+from .runner import SniperRunner
 
-allow_mmengine_checkpoints()
-allow_mmsniper_base_configs()
+install_safe_checkpoint_loader()
+if os.environ.get('MMSNIPER_CONFIG_PREFIX', '1') != '0':
+    allow_mmsniper_base_configs()
 
-__all__ = ['allow_mmengine_checkpoints', 'allow_mmsniper_base_configs', 'ChipSamplerHook']
+__all__ = ['install_safe_checkpoint_loader', 'allow_mmsniper_base_configs', 'ChipSamplerHook',
+           'SniperRunner']
