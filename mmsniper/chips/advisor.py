@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..annotations import AnnotationAudit, classify_boxes
 from .cover import generate_positive_chips
 from .scales import Scale, normalize_ranges
 
@@ -104,10 +105,11 @@ COCO_DEFAULTS = SniperSetting(
 class BoxSet:
     """The boxes of a COCO-format annotation file, as arrays, images in file order.
 
-    Only the boxes that drive positive chips in training are kept: MMDetection's
-    ``CocoDataset`` drops boxes with no overlap with the image, ``area <= 0``, width or
-    height below 1 pixel, or an unknown category, and SNIPER's chips skip crowd boxes.
-    Those are counted in ``skipped`` instead.
+    Only the boxes that drive positive chips in training are kept: the shared annotation
+    policy (:mod:`mmsniper.annotations`) leaves out what MMDetection's ``CocoDataset``
+    drops (no overlap with the image, ``area <= 0``, width or height below 1 pixel, an
+    unknown category, non-finite coordinates, ``ignore``) and crowd boxes, which never drive
+    a chip. Those are counted in ``audit`` instead, as training counts them.
 
     Attributes:
         source (str): where the annotations came from (the file name).
@@ -117,8 +119,8 @@ class BoxSet:
             image in file order.
         offsets (ndarray[I + 1] int64): boxes of image ``i`` are
             ``boxes[offsets[i]:offsets[i + 1]]``.
-        skipped (dict[str, int]): annotations (or images) not used, by reason.
-        examples (dict[str, list]): up to 5 annotation (or image) ids per reason.
+        audit (AnnotationAudit): annotations (and images) not used, by kind, with the
+            first ids; ``audit.report()`` is the line training logs.
     """
 
     source: str
@@ -126,8 +128,17 @@ class BoxSet:
     image_sizes: np.ndarray
     boxes: np.ndarray
     offsets: np.ndarray
-    skipped: dict = field(default_factory=dict)
-    examples: dict = field(default_factory=dict)
+    audit: AnnotationAudit = field(default_factory=AnnotationAudit)
+
+    @property
+    def skipped(self) -> dict:
+        """``{kind: count}`` of what is not used (kinds of :mod:`mmsniper.annotations`)."""
+        return dict(self.audit.counts)
+
+    @property
+    def examples(self) -> dict:
+        """``{kind: first ids}``."""
+        return {k: list(v) for k, v in self.audit.ids.items()}
 
     @property
     def num_images(self) -> int:
@@ -229,23 +240,11 @@ def parse_coco(data: Any, source: str = 'annotations',
     images, anns = data['images'], data['annotations']
     if not images:
         raise _err(source, '"images" is empty: nothing to advise on')
-    skipped: dict[str, int] = {}
-    examples: dict[str, list] = {}
-
-    def note(reason: str, mask: np.ndarray, ids: np.ndarray) -> None:
-        n = int(mask.sum())
-        if n:
-            skipped[reason] = skipped.get(reason, 0) + n
-            examples.setdefault(reason, [])
-            examples[reason] += [_plain(x) for x in ids[mask][:5 - len(examples[reason])]]
-
     # Images: ids, sizes.
     img_ids = np.asarray(_column(images, 'id', 'images', source), dtype=object)
     widths = _numeric(_column(images, 'width', 'images', source), (0,), 'images.width', source)
     heights = _numeric(_column(images, 'height', 'images', source), (0,), 'images.height', source)
     ok_img = np.isfinite(widths) & np.isfinite(heights) & (widths > 0) & (heights > 0)
-    note('image with zero, negative or non-finite width/height (skipped with its boxes)',
-         ~ok_img, img_ids)
     try:
         id_arr = np.asarray(img_ids.tolist(), dtype=np.int64)
     except (TypeError, ValueError, OverflowError):
@@ -254,8 +253,10 @@ def parse_coco(data: Any, source: str = 'annotations',
         u, c = np.unique(id_arr, return_counts=True)
         raise _err(source, f'images: duplicate image ids, e.g. {u[c > 1][:5].tolist()}')
 
-    # Annotations: image, bbox, area, iscrowd, category.
+    # Annotations: image, bbox, area, iscrowd, ignore, category.
     n_ann = len(anns)
+    audit = AnnotationAudit(source, total_boxes=n_ann, total_images=len(images))
+    audit.add('image_size', img_ids[~ok_img][:audit.max_ids], count=int((~ok_img).sum()))
     ann_img = _column(anns, 'image_id', 'annotations', source)
     bbox = _numeric(_column(anns, 'bbox', 'annotations', source), (0, 4), 'annotations.bbox',
                     source) if n_ann else np.zeros((0, 4))
@@ -263,47 +264,33 @@ def parse_coco(data: Any, source: str = 'annotations',
         ann_img = np.asarray(ann_img, dtype=np.int64)
     except (TypeError, ValueError, OverflowError):
         raise _err(source, 'annotations.image_id: expected integers') from None
-    ann_ids = np.asarray([a.get('id', i) for i, a in enumerate(anns)], dtype=object)
+    ann_ids = [a.get('id', i) for i, a in enumerate(anns)]
     area = _numeric([a.get('area', 1.0) for a in anns], (0,), 'annotations.area', source)
-    crowd = np.asarray([bool(a.get('iscrowd', 0)) for a in anns], dtype=bool)
 
     order = np.argsort(id_arr, kind='stable')
     pos = np.searchsorted(id_arr[order], ann_img)
     pos = np.minimum(pos, len(id_arr) - 1)
     known = id_arr[order][pos] == ann_img
-    if not known.all():
+    if not known.all() and not skip_unknown_images:
         bad = np.unique(ann_img[~known])
-        if not skip_unknown_images:
-            raise _err(source, f'{int((~known).sum())} annotations refer to image ids that are '
-                               f'not in "images" (e.g. {bad[:5].tolist()}); fix the file or '
-                               'pass --skip-unknown-images')
-        note('annotation of an unknown image id', ~known, ann_ids)
+        raise _err(source, f'{int((~known).sum())} annotations refer to image ids that are '
+                           f'not in "images" (e.g. {bad[:5].tolist()}); fix the file or '
+                           'pass --skip-unknown-images')
     img_index = np.where(known, order[pos], -1)
-    keep = known.copy()
-    keep &= np.where(known, ok_img[np.maximum(img_index, 0)], False)
-
+    wh = np.stack([widths, heights], axis=1)[np.maximum(img_index, 0)]
+    cats_known = None
     if 'categories' in data and isinstance(data['categories'], list) and n_ann:
         cat_ids = {c.get('id') for c in data['categories'] if isinstance(c, dict)}
-        cats = np.asarray([a.get('category_id') in cat_ids for a in anns], dtype=bool)
-        note('annotation of a category not in "categories"', keep & ~cats, ann_ids)
-        keep &= cats
-    finite = np.isfinite(bbox).all(axis=1) & np.isfinite(area)
-    note('annotation with a non-finite bbox or area', keep & ~finite, ann_ids)
-    keep &= finite
-    # MMDetection's CocoDataset filters, in its order: no overlap with the image, then
-    # area <= 0 or width/height below one pixel.
-    x, y, w, h = (np.nan_to_num(bbox[:, k]) for k in range(4))
-    iw = np.where(keep, widths[np.maximum(img_index, 0)], 0)
-    ih = np.where(keep, heights[np.maximum(img_index, 0)], 0)
-    inter_w = np.maximum(0, np.minimum(x + w, iw) - np.maximum(x, 0))
-    inter_h = np.maximum(0, np.minimum(y + h, ih) - np.maximum(y, 0))
-    outside = keep & (inter_w * inter_h == 0) & (w >= 1) & (h >= 1)
-    degenerate = keep & ((area <= 0) | (w < 1) | (h < 1))
-    note('annotation with zero, negative or sub-pixel width/height/area', degenerate, ann_ids)
-    note('annotation outside its image', outside & ~degenerate, ann_ids)
-    keep &= ~(outside | degenerate)
-    note('crowd annotation (iscrowd=1, never drives a chip)', keep & crowd, ann_ids)
-    keep &= ~crowd
+        cats_known = np.asarray([a.get('category_id') in cat_ids for a in anns], dtype=bool)
+    # The shared policy (mmsniper.annotations): what MMDetection's CocoDataset drops, and
+    # crowd boxes, which never drive a chip.
+    codes = classify_boxes(
+        bbox, wh, image_known=known, area=area, category_known=cats_known,
+        ignore=np.asarray([bool(a.get('ignore', False)) for a in anns], dtype=bool),
+        crowd=np.asarray([bool(a.get('iscrowd', 0)) for a in anns], dtype=bool))
+    audit.add_codes(codes, ann_ids, ann_img)
+    keep = codes == 0
+    x, y, w, h = (bbox[:, k] for k in range(4))
 
     # Keep the usable images (file order) and their boxes grouped by image.
     new_index = np.cumsum(ok_img) - 1
@@ -319,20 +306,11 @@ def parse_coco(data: Any, source: str = 'annotations',
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     if len(boxes) == 0:
         why = ('"annotations" is empty' if n_ann == 0 else
-               f'none of the {n_ann} annotations is usable ({_describe(skipped)})')
+               f'none of the {n_ann} annotations is usable ({audit.report()})')
         raise _err(source, f'{why}: no boxes to base scales on')
     return BoxSet(source=source, image_ids=id_arr[ok_img],
                   image_sizes=np.stack([widths[ok_img], heights[ok_img]], axis=1),
-                  boxes=boxes.reshape(-1, 4), offsets=offsets, skipped=skipped,
-                  examples=examples)
-
-
-def _plain(x: Any) -> Any:
-    return x.item() if isinstance(x, np.generic) else x
-
-
-def _describe(skipped: dict) -> str:
-    return '; '.join(f'{n} {reason}' for reason, n in skipped.items()) or 'none'
+                  boxes=boxes.reshape(-1, 4), offsets=offsets, audit=audit)
 
 
 # --------------------------------------------------------------------------------------

@@ -136,8 +136,8 @@ def test_unknown_image_ids_raise_or_are_counted(tmp_path):
         load_coco_boxes(path)
     b = load_coco_boxes(path, skip_unknown_images=True)
     assert len(b.boxes) == 1
-    assert b.skipped == {'annotation of an unknown image id': 2}
-    assert b.examples['annotation of an unknown image id'] == [2, 3]
+    assert b.skipped == {'unknown_image': 2}
+    assert b.examples['unknown_image'] == [2, 3]
 
 
 def test_bad_sizes_are_counted_not_fatal(tmp_path):
@@ -156,19 +156,19 @@ def test_bad_sizes_are_counted_not_fatal(tmp_path):
     b = load_coco_boxes(_write(tmp_path / 'a.json', data))
     assert b.boxes.tolist() == [[0, 0, 50, 50]]
     assert b.image_ids.tolist() == [1]
-    sk = b.skipped
-    assert sk['annotation with zero, negative or sub-pixel width/height/area'] == 4
-    assert sk['annotation outside its image'] == 1
-    assert sk['image with zero, negative or non-finite width/height (skipped with its boxes)'] == 2
-    assert sk['crowd annotation (iscrowd=1, never drives a chip)'] == 1
-    assert sk['annotation of a category not in "categories"'] == 1
-    assert b.examples['annotation outside its image'] == [5]
+    # the shared policy's kinds (mmsniper.annotations), as training counts them
+    assert b.skipped == {'degenerate': 4, 'outside': 1, 'image_size': 2, 'bad_image': 2,
+                         'crowd': 1, 'unknown_category': 1}
+    assert b.examples['outside'] == [5]
+    assert b.examples['degenerate'] == [2, 3, 4, 8]
+    assert b.examples['image_size'] == [2, 3]
+    assert b.audit.report().startswith('annotations: 8 of 10 boxes of ')
 
 
 def test_no_usable_box_is_an_error_naming_why(tmp_path):
     data = _coco_file([(1, 640, 480)], [(1, [10, 10, 0, 30]), (1, [10, 10, 5, -1])])
-    with pytest.raises(ValueError, match='none of the 2 annotations is usable.*2 annotation '
-                                         'with zero, negative'):
+    with pytest.raises(ValueError, match='none of the 2 annotations is usable.*2 zero, '
+                                         'negative or sub-pixel size'):
         load_coco_boxes(_write(tmp_path / 'a.json', data))
 
 
@@ -462,3 +462,16 @@ def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith('advise_scales: error: ') and 'not valid JSON' in err
     assert 'Traceback' not in err
+
+
+def test_cli_strict_stops_on_bad_annotations_and_names_them(tmp_path, capsys):
+    """The advisor counts bad boxes with the shared policy; --strict turns them into an error."""
+    data = _coco_file([(1, 640, 480)], [(1, [0, 0, 50, 50]), (1, [10, 10, float('nan'), 5]),
+                                        dict(image_id=1, bbox=[5, 5, 20, 20], area=400,
+                                             category_id=7)])
+    ann = _write(tmp_path / 'bad.json', data)
+    assert _tool().main([ann, '--quiet', '--strict']) == 2
+    err = capsys.readouterr().err
+    assert 'annotations: 2 of 3 boxes' in err
+    assert '1 non-finite (ann id 2 in img 1)' in err
+    assert '1 unknown category (ann id 3 in img 1)' in err

@@ -110,6 +110,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--skip-unknown-images', action='store_true',
                    help='count and skip annotations whose image_id is not in "images" '
                         '(default: stop with an error naming them)')
+    p.add_argument('--strict', action='store_true',
+                   help='stop with an error (exit status 2) when annotations have data errors '
+                        '(non-finite, zero/negative size, outside the image, unknown category, '
+                        '...), as training does with strict_annotations=True; default: count '
+                        'them, leave them out and report them')
     p.add_argument('--quiet', action='store_true', help='no progress messages on stderr')
     p.add_argument('--make-synthetic', nargs=3, metavar=('KIND', 'IMAGES', 'OUT.json'),
                    help='instead: write a synthetic annotation file, KIND coco (COCO-like '
@@ -190,6 +195,8 @@ def main(argv=None) -> int:
         prog.stage(f'reading {args.ann_file} ({mb:.0f} MB)')
         boxes = adv.load_coco_boxes(args.ann_file, skip_unknown_images=args.skip_unknown_images)
         prog.done(f'{boxes.num_images} images, {len(boxes.boxes)} boxes')
+        boxes.audit.check(args.strict, 'fix these annotations (check_dataset.py lists them) '
+                                       'or run without --strict to leave them out')
         prog.stage('searching scales')
         advice = adv.propose_setting(
             boxes, band=band, chip_size=args.chip_size, stride=args.stride,
@@ -215,8 +222,8 @@ def main(argv=None) -> int:
         line += (f'; median image sides {advice.reference[1]:g} (long), {advice.reference[0]:g} '
                  '(short) get the factors below exactly')
     print(line)
-    for reason, n in boxes.skipped.items():
-        print(f'  skipped: {n} {reason} (e.g. id {boxes.examples[reason][:3]})')
+    if not boxes.audit.clean:
+        print(f'  {boxes.audit.report()}')
     print(f'band {band[0]:g}-{band[1]:g} px (network input); target sizes '
           f'{advice.target[0]:.1f}-{advice.target[1]:.1f} px (original, sqrt(w*h)); '
           f'{len(advice.factors)} level(s), factors '
@@ -259,7 +266,7 @@ def main(argv=None) -> int:
         print(f'wrote {args.plot}')
     if args.json:
         out = dict(ann_file=args.ann_file, images=boxes.num_images, boxes=len(boxes.boxes),
-                   skipped=boxes.skipped, band=list(band),
+                   skipped=boxes.skipped, annotations=boxes.audit.as_dict(), band=list(band),
                    proposal=dict(setting=advice.setting.as_dict(), factors=advice.factors,
                                  reference=list(advice.reference), target=list(advice.target),
                                  notes=advice.notes, candidates=advice.candidates),
