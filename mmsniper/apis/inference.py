@@ -1,4 +1,4 @@
-"""Inference on image files: the SNIPER pyramid (or single scale), COCO-style JSON, pictures.
+"""Inference on image files: the SNIPER pyramid (or single scale), per-image results, pictures.
 
 The importable side of ``tools/infer.py``. Like MMDetection's ``DetInferencer`` it runs
 the config's own test-time pipeline (``tta_pipeline`` with the ``tta_model`` wrapper, or
@@ -7,19 +7,62 @@ without annotations, one image at a time. Very large images work: pyramid levels
 scaled image exceeds ``PyramidResize``'s ``max_pixels`` run as batched chip grids
 (see ``docs/inference.md``).
 
+:func:`infer` writes, in ``DetInferencer``'s layout::
+
+    OUT/preds/<image stem>.json   per image, as soon as it is done (atomically): labels,
+                                  scores, bboxes (x1, y1, x2, y2), img_path, width, height
+    OUT/vis/<image file name>     the picture with the boxes scoring >= score_thr
+    OUT/detections.json           every image, COCO style, assembled from preds/ at the end
+    OUT/infer_settings.json       config / checkpoint / tta the preds were made with
+
+A rerun into the same ``OUT`` skips the images whose preds file exists (resume); an
+image file that cannot be read is skipped and counted (or, ``strict``, stops the run).
+Weights that do not fit the config's model are refused (:func:`check_weights_fit`).
+
 All boxes here are in ORIGINAL pixels (the image file's).
 """
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import os.path as osp
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence, Union
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence, Union
 
 import numpy as np
+from mmengine.logging import print_log
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+SETTINGS_FILE = 'infer_settings.json'
+#: Keys of a checkpoint that may be missing from / extra to the model before it is refused:
+#: at most this many, and at most MAX_OFF_FRACTION of the model's keys. A whole head has
+#: more (an RPN head 6, a Faster R-CNN box head 8), so a checkpoint without it is refused.
+MAX_OFF_KEYS = 4
+MAX_OFF_FRACTION = 0.01
+#: What a preds file holds (the first three as DetInferencer writes them).
+_PRED_KEYS = {'labels', 'scores', 'bboxes', 'img_path', 'width', 'height'}
+#: Unreadable images warned about one by one; beyond that they are only counted.
+_MAX_WARNINGS = 10
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint's weights do not fit the model the config builds."""
+
+
+class UnreadableImageError(ValueError):
+    """An image file that cannot be read or decoded. ``path``: the file."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f'image {path} cannot be read ({reason}); fix or remove the file '
+                         '(without --strict / strict=True unreadable files are skipped)')
+        self.path = path
+
+
+class OutputConflictError(ValueError):
+    """The output folder holds results that a resumed run must not reuse."""
 
 
 class InferenceModel(NamedTuple):
@@ -38,6 +81,33 @@ class InferenceModel(NamedTuple):
     pipeline: list
     classes: tuple
     cfg: Any
+
+
+@dataclass
+class InferenceSummary:
+    """What :func:`infer` returns.
+
+    Attributes:
+        coco (dict): the COCO-style dict written to ``OUT/detections.json``.
+        done (int): images run by this call.
+        resumed (int): images skipped because their preds file existed.
+        unreadable (list[str]): image files skipped because they could not be read.
+        out_dir (str): the output folder.
+    """
+
+    coco: dict
+    done: int = 0
+    resumed: int = 0
+    unreadable: list = field(default_factory=list)
+    out_dir: str = ''
+
+    def __str__(self) -> str:
+        text = (f'{self.done} done, {self.resumed} skipped (resumed), '
+                f'{len(self.unreadable)} unreadable')
+        if self.unreadable:
+            more = ', ...' if len(self.unreadable) > 3 else ''
+            text += f' ({", ".join(self.unreadable[:3])}{more})'
+        return text
 
 
 def _strip_annotations(transforms: list) -> list:
@@ -75,6 +145,114 @@ def _classes_from_cfg(cfg: Any) -> tuple | None:
     return tuple(classes) if classes is not None else None
 
 
+def _preview(keys: Sequence[str], n: int = 3) -> str:
+    return ', '.join(keys[:n]) + (', ...' if len(keys) > n else '')
+
+
+def check_weights_fit(model: Any, state_dict: Mapping[str, Any], checkpoint: str = 'checkpoint',
+                      config: str = 'the config', meta: Mapping[str, Any] | None = None) -> None:
+    """Refuse weights that do not fit ``model`` (another architecture or data set).
+
+    Compares the keys and shapes of ``state_dict`` (a leading ``module.`` removed, as
+    mmengine's loader does) with ``model.state_dict()``. Refused: any weight of another
+    shape (e.g. a class head for 80 classes loaded into a 6-class model), or more than
+    ``min(MAX_OFF_KEYS, MAX_OFF_FRACTION * n)`` keys missing from the checkpoint or
+    unknown to the model (``n``: the model's keys; BatchNorm's ``num_batches_tracked``
+    not counted) -- loading those would run parts of the model on random weights.
+
+    Args:
+        model (torch.nn.Module): the detector (not the TTA wrapper).
+        state_dict (Mapping[str, Tensor]): the checkpoint's weights.
+        checkpoint (str), config (str): names used in the error.
+        meta (Mapping, optional): the checkpoint's ``meta`` (its experiment name and classes
+            are named in the error).
+
+    Raises:
+        CheckpointMismatchError: naming the first mismatching keys and what to do.
+    """
+    own = model.state_dict()
+    given = {re.sub(r'^module\.', '', k): v for k, v in state_dict.items()}
+    shapes = [f'{k}: checkpoint {tuple(given[k].shape)}, model {tuple(v.shape)}'
+              for k, v in own.items()
+              if k in given and hasattr(given[k], 'shape')
+              and tuple(given[k].shape) != tuple(v.shape)]
+    missing = [k for k in own if k not in given and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in given if k not in own]
+    limit = min(MAX_OFF_KEYS, int(MAX_OFF_FRACTION * len(own)))
+    if not shapes and len(missing) <= limit and len(unexpected) <= limit:
+        return
+    problems = []
+    if shapes:
+        problems.append(f'{len(shapes)} weights of another shape ({_preview(shapes)})')
+    if len(missing) > limit:
+        problems.append(f'{len(missing)} weights missing from the checkpoint '
+                        f'({_preview(missing)})')
+    if len(unexpected) > limit:
+        problems.append(f'{len(unexpected)} weights the model does not have '
+                        f'({_preview(unexpected)})')
+    origin = ''
+    meta = meta or {}
+    if meta.get('experiment_name'):
+        origin += f' It was saved by the experiment {meta["experiment_name"]!r}.'
+    ckpt_classes = (meta.get('dataset_meta') or {}).get('classes')
+    if ckpt_classes:
+        origin += (f' It was trained on {len(ckpt_classes)} classes '
+                   f'({_preview(list(ckpt_classes))}).')
+    raise CheckpointMismatchError(
+        f'checkpoint {checkpoint} does not fit the model of {config} ({len(own)} weights): '
+        f'{"; ".join(problems)}.{origin} Run it with the config it was trained with '
+        "(mmengine keeps that config's text in the checkpoint's meta['cfg']), or give a "
+        'checkpoint trained with this config.')
+
+
+def load_checked_weights(model: Any, checkpoint: str, config: str = 'the config') -> dict:
+    """Load ``checkpoint`` into ``model`` after :func:`check_weights_fit`.
+
+    The file is read by mmengine's ``_load_checkpoint`` (every source mmengine knows;
+    mmsniper makes it a loader that runs no code from the file) on the CPU.
+
+    Args:
+        model (torch.nn.Module): the detector.
+        checkpoint (str): path or URL.
+        config (str): the config's name, for errors.
+
+    Returns:
+        dict: the checkpoint's ``meta`` (``{}`` if it has none).
+
+    Raises:
+        CheckpointMismatchError: the weights do not fit (nothing is loaded).
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    if not isinstance(ckpt, Mapping):
+        raise CheckpointMismatchError(f'checkpoint {checkpoint}: expected a dict of weights '
+                                      f'(or one with "state_dict"), got {type(ckpt).__name__}')
+    meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), Mapping) else {}
+    state_dict = ckpt['state_dict'] if 'state_dict' in ckpt else ckpt
+    check_weights_fit(model, state_dict, checkpoint, config, meta)
+    _load_checkpoint_to_model(model, ckpt)
+    return dict(meta)
+
+
+def _pick_classes(cfg_classes: tuple | None, ckpt_classes: Sequence[str] | None,
+                  checkpoint: str | None, config: str) -> tuple:
+    """The config's class names; the checkpoint's only when the config names none."""
+    if cfg_classes is None:
+        if ckpt_classes is None:
+            raise ValueError(f'class names: none in {config} (test_dataloader.dataset '
+                             'metainfo.classes, or a dataset type with METAINFO) nor in the '
+                             "checkpoint's meta.dataset_meta")
+        return tuple(ckpt_classes)
+    if ckpt_classes is not None and tuple(ckpt_classes) != cfg_classes:
+        print_log(f'checkpoint {checkpoint} was trained on {len(ckpt_classes)} classes '
+                  f'({_preview(list(ckpt_classes))}), {config} names {len(cfg_classes)} '
+                  f'({_preview(list(cfg_classes))}): labels are named after the config. If '
+                  'the checkpoint belongs to another data set, run it with its own config.',
+                  logger='current', level=logging.WARNING)
+    return cfg_classes
+
+
 def init_inference_model(config: Union[str, Any], checkpoint: str | None = None,
                          device: str = 'cpu', tta: bool = True,
                          cfg_options: dict | None = None) -> InferenceModel:
@@ -83,7 +261,8 @@ def init_inference_model(config: Union[str, Any], checkpoint: str | None = None,
     Args:
         config (str | mmengine.Config): the config (e.g. one inheriting
             ``configs/_base_/sniper_tta.py``).
-        checkpoint (str, optional): weights to load; None keeps the random
+        checkpoint (str, optional): weights to load, refused if they do not fit the
+            config's model (:func:`check_weights_fit`); None keeps the random
             initialisation (for benchmarks), pretrained backbones are not downloaded.
         device (str): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ...
         tta (bool): wrap the detector in ``cfg.tta_model`` and use ``cfg.tta_pipeline``
@@ -92,32 +271,32 @@ def init_inference_model(config: Union[str, Any], checkpoint: str | None = None,
         cfg_options (dict, optional): overrides merged into the config.
 
     Returns:
-        InferenceModel: model, pipeline config, class names and config.
+        InferenceModel: model, pipeline config, class names (the config data set's; the
+        checkpoint's ``meta.dataset_meta.classes`` only when the config names none; a
+        warning when both exist and differ) and config.
+
+    Raises:
+        CheckpointMismatchError: the checkpoint is of another model or data set.
     """
     from mmengine.config import Config
     from mmengine.registry import MODELS, init_default_scope
-    from mmengine.runner import load_checkpoint
 
-    import mmsniper  # noqa: F401  (registration, checkpoint allow-list)
+    import mmsniper  # noqa: F401  (registration, safe checkpoint loader)
 
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    config_name = config if isinstance(config, str) else (cfg.filename or 'the config')
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model_cfg = copy.deepcopy(cfg.model)
     if isinstance(model_cfg.get('backbone'), dict):
         model_cfg.backbone.init_cfg = None  # never download pretrained weights here
     detector = MODELS.build(model_cfg)
-    classes = None
+    ckpt_classes = None
     if checkpoint is not None:
-        ckpt = load_checkpoint(detector, checkpoint, map_location='cpu')
-        meta = (ckpt.get('meta') or {}).get('dataset_meta') or {}
-        classes = meta.get('classes')
-    classes = tuple(classes) if classes is not None else _classes_from_cfg(cfg)
-    if classes is None:
-        raise ValueError('class names: none in the checkpoint meta nor in '
-                         'test_dataloader.dataset (metainfo.classes or a dataset type with '
-                         'METAINFO)')
+        meta = load_checked_weights(detector, checkpoint, config_name)
+        ckpt_classes = (meta.get('dataset_meta') or {}).get('classes')
+    classes = _pick_classes(_classes_from_cfg(cfg), ckpt_classes, checkpoint, config_name)
     detector.dataset_meta = {'classes': classes}
     if tta:
         missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
@@ -147,6 +326,39 @@ def list_images(paths: Iterable[str]) -> list[str]:
     return out
 
 
+def _loaders(pipeline: list) -> tuple:
+    """``(load from file, load from array, the rest)`` of a pipeline whose first transform
+    loads the image: loading is run apart so that only ITS failures mean "unreadable"."""
+    from mmengine.dataset import Compose
+
+    return (Compose(list(pipeline[:1])), Compose([dict(type='mmdet.LoadImageFromNDArray')]),
+            Compose(list(pipeline[1:])))
+
+
+def _load(loaders: tuple, image: Union[str, np.ndarray], img_id: int) -> dict:
+    """Pipeline results after loading ``image``; UnreadableImageError if it cannot be."""
+    if isinstance(image, np.ndarray):
+        return loaders[1](dict(img=image, img_id=img_id))
+    try:
+        results = loaders[0](dict(img_path=image, img_id=img_id))
+    except Exception as e:  # whatever the reader or decoder raises: not a usable image
+        reason = 'not a decodable image' if isinstance(e, AssertionError) else \
+            f'{type(e).__name__}: {e}'
+        raise UnreadableImageError(image, reason) from e
+    if results is None or results.get('img') is None:
+        raise UnreadableImageError(image, 'not a decodable image')
+    return results
+
+
+def _predict(model: Any, rest: Any, results: dict) -> Any:
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    data = rest(results)
+    with torch.no_grad():
+        return model.test_step(pseudo_collate([data]))[0]
+
+
 def inference_images(model: Any, pipeline: list, images: Sequence[Union[str, np.ndarray]],
                      progress: bool = True) -> Iterator[Any]:
     """Run ``model`` on each image, one at a time.
@@ -163,21 +375,16 @@ def inference_images(model: Any, pipeline: list, images: Sequence[Union[str, np.
         DetDataSample: per image, ``pred_instances`` with ``bboxes`` Tensor[K, 4]
         ``(x1, y1, x2, y2)`` in ORIGINAL pixels, ``scores`` Tensor[K], ``labels``
         Tensor[K] int64; metainfo with ``ori_shape``.
+
+    Raises:
+        UnreadableImageError: an image file cannot be read (naming it).
     """
-    import torch
-    from mmengine.dataset import Compose, pseudo_collate
     from mmengine.utils import ProgressBar
 
-    from_file = Compose(pipeline)
-    from_array = Compose([dict(type='mmdet.LoadImageFromNDArray')] + list(pipeline[1:]))
+    loaders = _loaders(pipeline)
     bar = ProgressBar(len(images)) if progress else None
     for i, image in enumerate(images):
-        if isinstance(image, np.ndarray):
-            data = from_array(dict(img=image, img_id=i))
-        else:
-            data = from_file(dict(img_path=image, img_id=i))
-        with torch.no_grad():
-            sample = model.test_step(pseudo_collate([data]))[0]
+        sample = _predict(model, loaders[2], _load(loaders, image, i))
         if bar is not None:
             bar.update()
         yield sample
@@ -217,18 +424,135 @@ def draw_detections(img: np.ndarray, bboxes: np.ndarray, scores: np.ndarray,
     return out
 
 
+def _output_names(images: Sequence[Union[str, np.ndarray]]) -> list[str]:
+    """Per image, the stem of its preds file: the file's stem (``array_<i>`` for arrays);
+    a stem met before gets ``_1``, ``_2``, ... (the same inputs give the same names)."""
+    used: set = set()
+    names = []
+    for i, image in enumerate(images):
+        stem = (f'array_{i}' if isinstance(image, np.ndarray)
+                else osp.splitext(osp.basename(image))[0])
+        name, k = stem, 0
+        while name in used:
+            k += 1
+            name = f'{stem}_{k}'
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def _write_atomic(path: str, write: Callable[[str], Any]) -> None:
+    """``write(tmp)`` then rename ``tmp`` to ``path``: a reader (or a resumed run) never
+    sees half a file. ``tmp`` is hidden and ends like ``path`` (cv2 picks the encoder by
+    the extension)."""
+    folder, base = osp.split(path)
+    tmp = osp.join(folder, f'.tmp-{os.getpid()}-{base}')
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def _dump_json(obj: Any, path: str) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, 'w') as f:
+            json.dump(obj, f)
+    _write_atomic(path, write)
+
+
+def _done_before(pred_file: str, image: str) -> bool:
+    """Whether ``pred_file`` holds ``image``'s results from an earlier run."""
+    if not osp.isfile(pred_file):
+        return False
+    try:
+        with open(pred_file) as f:
+            record = json.load(f)
+    except (OSError, ValueError) as e:
+        record = e
+    if not isinstance(record, dict) or not _PRED_KEYS <= set(record):
+        print_log(f'{pred_file} is unreadable or not written by mmsniper ({record!r:.80}); '
+                  f'running {image} again', logger='current', level=logging.WARNING)
+        return False
+    stored = record.get('img_path')
+    if stored is not None and stored != osp.abspath(image):
+        raise OutputConflictError(
+            f'{pred_file} holds the results of {stored}, not of {osp.abspath(image)} (two '
+            'images of that name): write to another --out, or delete that file to redo it')
+    return True
+
+
+def _run_settings(config: Union[str, Any], checkpoint: str | None, tta: bool,
+                  cfg_options: dict | None) -> dict:
+    """What makes the preds of one run differ from another's (JSON-comparable)."""
+    name = config if isinstance(config, str) else getattr(config, 'filename', None)
+    ckpt: Any = None
+    if checkpoint is not None:
+        ckpt = osp.abspath(checkpoint) if osp.exists(checkpoint) else checkpoint
+        if osp.isfile(checkpoint):  # a file rewritten in place (e.g. by training) differs
+            st = os.stat(checkpoint)
+            ckpt = [ckpt, st.st_size, st.st_mtime_ns]
+    settings = dict(config=osp.abspath(name) if name else None, checkpoint=ckpt, tta=bool(tta),
+                    cfg_options=cfg_options or {})
+    return json.loads(json.dumps(settings, sort_keys=True, default=repr))
+
+
+def _check_settings(out_dir: str, settings: dict, resumable: bool) -> None:
+    """Refuse to resume preds made with another config, checkpoint, tta or cfg_options."""
+    path = osp.join(out_dir, SETTINGS_FILE)
+    if resumable and osp.isfile(path):
+        with open(path) as f:
+            before = json.load(f)
+        differ = [k for k in sorted(set(before) | set(settings))
+                  if before.get(k) != settings.get(k)]
+        if differ:
+            raise OutputConflictError(
+                f'{out_dir} holds results made with another {", ".join(differ)} '
+                f'({", ".join(f"{k}: {before.get(k)} -> {settings.get(k)}" for k in differ)})'
+                f'; write to another --out, or delete {osp.join(out_dir, "preds")} to start '
+                'over')
+
+
+def _imwrite(mmcv: Any, img: np.ndarray, path: str) -> None:
+    if not mmcv.imwrite(img, path, auto_mkdir=False):
+        raise OSError(f'could not write the picture {path}')
+
+
+def _as_bgr_uint8(img: np.ndarray) -> np.ndarray:
+    if img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    return np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img
+
+
 def infer(config: Union[str, Any], checkpoint: str | None,
           images: Sequence[Union[str, np.ndarray]], out_dir: str, device: str = 'cpu',
           tta: bool = True, score_thr: float = 0.3, draw: bool = True,
           cfg_options: dict | None = None, progress: bool = True,
-          model: InferenceModel | None = None) -> dict:
-    """Detect objects in images; write ``detections.json`` and pictures to ``out_dir``.
+          model: InferenceModel | None = None, strict: bool = False) -> InferenceSummary:
+    """Detect objects in images; write per-image results, pictures and one COCO file.
 
-    ``out_dir/detections.json`` is one COCO-style dict: ``images`` (``id``,
-    ``file_name``, ``width``, ``height``), ``categories`` (``id`` = label index,
-    ``name``) and ``annotations`` (``id``, ``image_id``, ``category_id``, ``bbox``
-    ``[x, y, w, h]`` in ORIGINAL pixels, ``score``, ``area``); the ``annotations``
-    list is a valid COCO results list. ``out_dir/vis/<name>.jpg`` shows the boxes.
+    Per image (names: the file's stem; a repeated stem gets ``_1``, ``_2``; arrays are
+    ``array_<i>``), as soon as it is done:
+
+    - ``out_dir/preds/<stem>.json``: ``labels`` [K] int, ``scores`` [K], ``bboxes`` [K, 4]
+      ``(x1, y1, x2, y2)`` in ORIGINAL pixels (every detection of the model, as
+      ``DetInferencer`` writes them), ``img_path`` (absolute), ``width``, ``height``;
+      written atomically, after the picture;
+    - ``out_dir/vis/<file name>`` (arrays: ``array_<i>.jpg``): the boxes with score
+      ``>= score_thr`` drawn.
+
+    At the end ``out_dir/detections.json``, assembled from the preds files of ``images``:
+    one COCO-style dict: ``images`` (``id`` = the image's position in ``images`` after
+    folders are expanded, ``file_name`` as given, ``width``, ``height``), ``categories``
+    (``id`` = label index, ``name``) and ``annotations`` (``id``, ``image_id``,
+    ``category_id``, ``bbox`` ``[x, y, w, h]`` in ORIGINAL pixels, ``score``, ``area``) of
+    the detections with score ``>= score_thr``; the ``annotations`` list is a valid COCO
+    results list. Unreadable images are left out.
+
+    Resume: an image file whose preds file exists is skipped (not run, not redrawn), if
+    ``out_dir/infer_settings.json`` shows the same config, checkpoint (path, size, mtime),
+    ``tta`` and ``cfg_options``; otherwise :class:`OutputConflictError`. Arrays always run.
 
     Args:
         config (str | Config): see :func:`init_inference_model`.
@@ -238,56 +562,119 @@ def infer(config: Union[str, Any], checkpoint: str | None,
         out_dir (str): output folder (created).
         device (str): torch device.
         tta (bool): the SNIPER pyramid (True) or single scale.
-        score_thr (float): detections below this score are neither written nor drawn.
+        score_thr (float): detections below it are left out of ``detections.json`` and
+            the pictures (not out of ``preds/``).
         draw (bool): write the pictures.
         cfg_options (dict, optional): config overrides.
         progress (bool): show a progress bar.
         model (InferenceModel, optional): an already built model (then ``config``,
-            ``checkpoint``, ``device``, ``tta`` and ``cfg_options`` are unused).
+            ``checkpoint``, ``device``, ``tta`` and ``cfg_options`` are unused and the
+            settings check is skipped).
+        strict (bool): stop at the first unreadable image file (raise) instead of skipping
+            it with a warning.
 
     Returns:
-        dict: the COCO-style dict written to ``detections.json``.
+        InferenceSummary: the COCO dict and the counts of images done, resumed, unreadable.
+
+    Raises:
+        UnreadableImageError: ``strict`` and an image file cannot be read (the images
+            before it are written; a rerun resumes after them).
+        CheckpointMismatchError: the checkpoint does not fit the config.
+        OutputConflictError: ``out_dir`` holds results that must not be reused.
     """
     import mmcv
+    from mmengine.utils import ProgressBar
 
     if not (0.0 <= float(score_thr) <= 1.0):
         raise ValueError(f'score_thr: expected a value in [0, 1], got {score_thr!r}')
-    if model is None:
-        model = init_inference_model(config, checkpoint, device=device, tta=tta,
-                                     cfg_options=cfg_options)
     # Folders expand to their image files, in place.
     expanded: list = []
     for im in images:
         expanded.extend([im] if isinstance(im, np.ndarray) else list_images([im]))
-    os.makedirs(out_dir, exist_ok=True)
+    names = _output_names(expanded)
+    preds_dir, vis_dir = osp.join(out_dir, 'preds'), osp.join(out_dir, 'vis')
+    settings = None
+    if model is None:
+        # Checked before the model is built (a conflict costs no loading time), written
+        # once the weights are accepted.
+        settings = _run_settings(config, checkpoint, tta, cfg_options)
+        _check_settings(out_dir, settings, resumable=osp.isdir(preds_dir) and any(
+            f.endswith('.json') and not f.startswith('.') for f in os.listdir(preds_dir)))
+        model = init_inference_model(config, checkpoint, device=device, tta=tta,
+                                     cfg_options=cfg_options)
+    os.makedirs(preds_dir, exist_ok=True)
     if draw:
-        os.makedirs(osp.join(out_dir, 'vis'), exist_ok=True)
+        os.makedirs(vis_dir, exist_ok=True)
+    if settings is not None:
+        _dump_json(settings, osp.join(out_dir, SETTINGS_FILE))
+    summary = InferenceSummary(coco={}, out_dir=out_dir)
+    loaders = _loaders(model.pipeline)
+    bar = ProgressBar(len(expanded)) if progress and expanded else None
+    finished = []  # (index, preds file) of the images with results
+    for i, (image, name) in enumerate(zip(expanded, names)):
+        pred_file = osp.join(preds_dir, f'{name}.json')
+        if not isinstance(image, np.ndarray) and _done_before(pred_file, image):
+            summary.resumed += 1
+        else:
+            try:
+                results = _load(loaders, image, i)
+            except UnreadableImageError as e:
+                if strict:
+                    raise
+                summary.unreadable.append(image)
+                if len(summary.unreadable) <= _MAX_WARNINGS:
+                    more = ('' if len(summary.unreadable) < _MAX_WARNINGS else
+                            '; further unreadable images are only counted')
+                    print_log(f'skipped unreadable image {len(summary.unreadable)}: {e}{more}',
+                              logger='current', level=logging.WARNING)
+                if bar is not None:
+                    bar.update()
+                continue
+            img = results['img']  # kept for the picture: the pipeline may replace it
+            pred = _predict(model.model, loaders[2], results).pred_instances
+            h, w = img.shape[:2]
+            bboxes = pred.bboxes.detach().cpu().numpy().astype(np.float64).round(2)
+            scores = pred.scores.detach().cpu().numpy().astype(np.float64).round(5)
+            labels = pred.labels.detach().cpu().numpy().astype(np.int64)
+            if draw:
+                ext = '.jpg' if isinstance(image, np.ndarray) else osp.splitext(image)[1]
+                keep = scores >= score_thr
+                drawing = draw_detections(_as_bgr_uint8(img), bboxes[keep], scores[keep],
+                                          labels[keep], model.classes)
+                _write_atomic(osp.join(vis_dir, name + (
+                    ext if ext.lower() in IMAGE_EXTENSIONS else '.jpg')),
+                    lambda tmp, d=drawing: _imwrite(mmcv, d, tmp))
+            _dump_json(dict(labels=labels.tolist(), scores=scores.tolist(),
+                            bboxes=bboxes.tolist(),
+                            img_path=None if isinstance(image, np.ndarray)
+                            else osp.abspath(image),
+                            width=int(w), height=int(h)), pred_file)
+            summary.done += 1
+        finished.append((i, pred_file))
+        if bar is not None:
+            bar.update()
+    summary.coco = _assemble_coco(expanded, finished, model.classes, score_thr)
+    _dump_json(summary.coco, osp.join(out_dir, 'detections.json'))
+    return summary
+
+
+def _assemble_coco(images: Sequence[Union[str, np.ndarray]], finished: list,
+                   classes: Sequence[str], score_thr: float) -> dict:
+    """The COCO-style dict of :func:`infer` from the preds files ``finished``."""
     coco: dict = dict(images=[], annotations=[],
-                      categories=[dict(id=i, name=n) for i, n in enumerate(model.classes)])
-    used_names: set = set()
-    for i, (image, sample) in enumerate(zip(expanded, inference_images(
-            model.model, model.pipeline, expanded, progress=progress))):
-        h, w = sample.metainfo['ori_shape'][:2]
-        name = f'array_{i}' if isinstance(image, np.ndarray) else image
-        coco['images'].append(dict(id=i, file_name=name, width=int(w), height=int(h)))
-        pred = sample.pred_instances
-        keep = pred.scores >= score_thr
-        bboxes = pred.bboxes[keep].detach().cpu().numpy().astype(np.float64)
-        scores = pred.scores[keep].detach().cpu().numpy().astype(np.float64)
-        labels = pred.labels[keep].detach().cpu().numpy().astype(np.int64)
-        for (x1, y1, x2, y2), s, lb in zip(bboxes.tolist(), scores.tolist(), labels.tolist()):
+                      categories=[dict(id=i, name=n) for i, n in enumerate(classes)])
+    for i, pred_file in finished:
+        with open(pred_file) as f:
+            rec = json.load(f)
+        name = f'array_{i}' if isinstance(images[i], np.ndarray) else images[i]
+        coco['images'].append(dict(id=i, file_name=name, width=rec['width'],
+                                   height=rec['height']))
+        for (x1, y1, x2, y2), s, lb in zip(rec['bboxes'], rec['scores'], rec['labels']):
+            if s < score_thr:
+                continue
             bw, bh = x2 - x1, y2 - y1
             coco['annotations'].append(dict(
                 id=len(coco['annotations']) + 1, image_id=i, category_id=int(lb),
                 bbox=[round(x1, 2), round(y1, 2), round(bw, 2), round(bh, 2)],
-                score=round(s, 5), area=round(bw * bh, 2)))
-        if draw:
-            img = image if isinstance(image, np.ndarray) else mmcv.imread(image)
-            stem = osp.splitext(osp.basename(name))[0]
-            vis_name = stem if stem not in used_names else f'{stem}_{i}'
-            used_names.add(vis_name)
-            mmcv.imwrite(draw_detections(img, bboxes, scores, labels, model.classes),
-                         osp.join(out_dir, 'vis', f'{vis_name}.jpg'))
-    with open(osp.join(out_dir, 'detections.json'), 'w') as f:
-        json.dump(coco, f)
+                score=s, area=round(bw * bh, 2)))
     return coco

@@ -7,6 +7,7 @@ randomly initialised Faster R-CNN (configs/scaleshapes/faster_r18_scaleshapes.py
 from __future__ import annotations
 
 import json
+import os
 import os.path as osp
 
 import cv2
@@ -369,21 +370,26 @@ def test_end_to_end_random_faster_rcnn(tiny_detector):
 
 # -- inference output --------------------------------------------------------------------------
 
-def test_infer_writes_coco_json_and_pictures(tmp_path):
+def test_infer_writes_per_image_results_coco_json_and_pictures_and_resumes(tmp_path):
     from mmsniper.apis.inference import InferenceModel, infer
 
     pipeline = [dict(type='LoadImageFromFile'), pyramid([(1.0, None)]).transforms[1]]
-    model = SniperTTAModel(module=BlobDetector(), test_ranges=[(-1, -1)],
-                           merger=dict(type='NMSMerger'))
+    detector = BlobDetector()
+    model = InferenceModel(SniperTTAModel(module=detector, test_ranges=[(-1, -1)],
+                                          merger=dict(type='NMSMerger')),
+                           pipeline, ('a', 'b', 'c'), None)
     files = []
     for i, objs in enumerate([[(10, 20, 40, 30, 1, 0.9), (50, 5, 60, 15, 2, 0.2)], []]):
         path = tmp_path / 'imgs' / f'im{i}.png'
         path.parent.mkdir(exist_ok=True)
         cv2.imwrite(str(path), canvas(60, 80, objs))
         files.append(str(path))
-    coco = infer(None, None, [str(tmp_path / 'imgs')], str(tmp_path / 'out'), score_thr=0.3,
-                 progress=False, model=InferenceModel(model, pipeline, ('a', 'b', 'c'), None))
-    with open(tmp_path / 'out' / 'detections.json') as f:
+    out = tmp_path / 'out'
+    summary = infer(None, None, [str(tmp_path / 'imgs')], str(out), score_thr=0.3,
+                    progress=False, model=model)
+    assert (summary.done, summary.resumed, summary.unreadable) == (2, 0, [])
+    coco = summary.coco
+    with open(out / 'detections.json') as f:
         assert json.load(f) == coco
     assert [im['file_name'] for im in coco['images']] == files
     assert coco['images'][0]['width'] == 80 and coco['images'][0]['height'] == 60
@@ -392,7 +398,20 @@ def test_infer_writes_coco_json_and_pictures(tmp_path):
     assert ann['image_id'] == 0 and ann['category_id'] == 1
     assert ann['bbox'] == [10, 20, 30, 10] and ann['score'] == pytest.approx(0.9, abs=0.01)
     for i in range(2):
-        assert cv2.imread(str(tmp_path / 'out' / 'vis' / f'im{i}.jpg')).shape == (60, 80, 3)
+        assert cv2.imread(str(out / 'vis' / f'im{i}.png')).shape == (60, 80, 3)
+    # DetInferencer's per-image file: every detection, (x1, y1, x2, y2).
+    with open(out / 'preds' / 'im0.json') as f:
+        pred = json.load(f)
+    assert pred['labels'] == [1, 2] and pred['bboxes'] == [[10, 20, 40, 30], [50, 5, 60, 15]]
+    assert pred['scores'] == pytest.approx([0.9, 0.2], abs=0.01)
+    assert (pred['width'], pred['height'], pred['img_path']) == (80, 60, files[0])
+    # A rerun runs no image again and gives the same detections.json.
+    calls, written = detector.calls, os.stat(out / 'preds' / 'im0.json').st_mtime_ns
+    again = infer(None, None, [str(tmp_path / 'imgs')], str(out), score_thr=0.3,
+                  progress=False, model=model)
+    assert (again.done, again.resumed) == (0, 2) and detector.calls == calls
+    assert again.coco == coco
+    assert os.stat(out / 'preds' / 'im0.json').st_mtime_ns == written
 
 
 # -- the pyramid against single-scale, with a detector that has a limited scale range ----------
