@@ -17,6 +17,7 @@ from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
 
+from ..annotations import size_mismatch
 from ..chips import (
     Chip,
     assign_boxes,
@@ -70,9 +71,15 @@ class ChipGenerator(BaseTransform):
     chip's crop; boxes that do not overlap it belong to other chips. Which kept boxes the
     network learns from is :class:`ScaleRangeFilter`'s decision.
 
+    The decoded image must have the annotated size (``width``/``height`` of the data info,
+    as ``CocoDataset`` gives them: chips are planned and boxes drawn in that frame): a
+    mismatch (a wrong size in the file, width and height swapped, an image resized on disk)
+    is an error naming the file, the image id and both sizes, in simple mode too.
+
     Required Keys:
 
-    - img (ndarray[H, W, C]): the ORIGINAL image
+    - img (ndarray[H, W, C]): the ORIGINAL image, as decoded (EXIF orientation applied)
+    - width, height (optional): the annotated size, checked against ``img``
     - gt_bboxes (HorizontalBoxes): ORIGINAL pixels
     - gt_bboxes_labels (ndarray[N] int64)
     - gt_ignore_flags (ndarray[N] bool)
@@ -194,6 +201,11 @@ class ChipGenerator(BaseTransform):
         return out, (sx, sy, -ox1 * sx - dx, -oy1 * sy - dy), part.shape[:2]
 
     def transform(self, results: dict) -> dict:
+        H, W = results['img'].shape[:2]
+        problem = size_mismatch((W, H), (results.get('width'), results.get('height')),
+                                results.get('img_path'), results.get('img_id'))
+        if problem:
+            raise ValueError(f'ChipGenerator: {problem}')
         boxes = _boxes_array(results)
         ticket = results.get('chip')
         if ticket is None:
@@ -202,7 +214,6 @@ class ChipGenerator(BaseTransform):
             raise TypeError(f'ChipGenerator: results["chip"] must be a ChipTicket, got '
                             f'{type(ticket).__name__} (image {results.get("img_path")})')
         chip, chip_size = ticket.chip, ticket.chip_size
-        H, W = results['img'].shape[:2]
         img, (sx, sy, tx, ty), (ph, pw) = self._cut(results['img'], chip, chip_size)
 
         # boxes overlapping the chip, mapped with exactly the image's affine map
