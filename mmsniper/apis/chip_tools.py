@@ -13,14 +13,21 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from ..annotations import size_mismatch
 from ..chips import assign_boxes, pyramid_pixels, scale_factor
 
 _LEVEL_COLOURS = [(255, 128, 0), (0, 200, 255), (200, 0, 255), (255, 255, 0), (0, 128, 255)]
 _VALID, _IGNORED = (0, 220, 0), (0, 0, 255)   # BGR
 
 
-def build_sniper_dataset(config: str, cfg_options: Optional[dict] = None, lazy: bool = False):
-    """The ``SniperDataset`` of ``config``'s ``train_dataloader`` (no pipeline needed)."""
+def build_sniper_dataset(config: str, cfg_options: Optional[dict] = None, lazy: bool = False,
+                         strict: bool = False):
+    """The ``SniperDataset`` of ``config``'s ``train_dataloader`` (no pipeline needed).
+
+    Its build logs the annotation report once (bad annotations by kind, first ids);
+    ``strict``: raise :class:`~mmsniper.annotations.AnnotationError` on data errors instead
+    (``strict_annotations=True``, the tools' ``--strict``).
+    """
     from mmdet.registry import DATASETS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -37,6 +44,8 @@ def build_sniper_dataset(config: str, cfg_options: Optional[dict] = None, lazy: 
                          "'SniperDataset': this config does not train with SNIPER chips")
     ds_cfg = ds_cfg.copy()
     ds_cfg['dataset'] = dict(ds_cfg['dataset'], pipeline=[])
+    if strict:
+        ds_cfg['strict_annotations'] = True
     return DATASETS.build(dict(ds_cfg, lazy_init=lazy))
 
 
@@ -146,10 +155,14 @@ def draw_image_chips(dataset, idx: int, rng: np.random.Generator,
     import cv2
 
     info = dataset.get_data_info(idx)
-    img = cv2.imread(info['img_path'])
+    img = cv2.imread(info['img_path'])  # applies the EXIF orientation, as the pipeline
     if img is None:
         raise FileNotFoundError(f'image {info["img_path"]} (img_id {info.get("img_id")}) '
                                 'could not be read')
+    problem = size_mismatch(img.shape[1::-1], (info.get('width'), info.get('height')),
+                            info['img_path'], info.get('img_id'))
+    if problem:
+        raise ValueError(problem)
     boxes, crowd, size = dataset.image_annotations(idx)
     pos, negs = dataset.plan_image(idx, rng)
     f = min(1.0, max_side / max(img.shape[:2]))

@@ -6,6 +6,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 from mmengine.logging import print_log
 
+from ..annotations import MAX_IDS, format_ids
 from ..chips import Chip
 from ..chips.negative import REFERENCE_MIN_PROPOSALS, generate_negative_chips
 from .proposals import MAKE_CMD, ProposalSet, load_proposals
@@ -14,9 +15,10 @@ from .proposals import MAKE_CMD, ProposalSet, load_proposals
 class NegativeChipSource:
     """Proposals of every image of a dataset, and the epoch's negative chips drawn from them.
 
-    Built once in the main process (``SniperDataset.full_init``). Ids in the file that the
-    dataset does not have, and images without proposals, are counted and reported once;
-    training goes on (those images simply get no negative chips).
+    Built once in the main process (``SniperDataset.full_init``). Images the file has no
+    row for, images whose row holds zero proposals, and ids in the file that the dataset
+    does not have are counted and reported once, with the first few image ids; training
+    goes on (those images simply get no negative chips).
 
     Args:
         proposals (ProposalSet): the loaded file.
@@ -37,13 +39,25 @@ class NegativeChipSource:
         self.min_proposals = min_proposals
         ids = [int(i) for i in dataset._img_ids]
         self._rows = [proposals.row_of(i) for i in ids]
-        self.images_without = sum(r is None for r in self._rows)
-        self.unknown_ids = len(set(proposals.image_ids.tolist()) - set(ids))
-        if self.images_without or self.unknown_ids:
-            print_log(f'negative chips: {proposals.source} has no proposals for '
-                      f'{self.images_without} of {len(ids)} training images (they get no '
-                      f'negative chips) and {self.unknown_ids} image ids the data set does not '
-                      'have (ignored)', logger='current', level=30)
+        missing = [i for i, r in zip(ids, self._rows) if r is None]
+        counts = np.diff(proposals.offsets)
+        empty = [i for i, r in zip(ids, self._rows) if r is not None and counts[r] == 0]
+        in_set = set(ids)
+        unknown = [i for i in proposals.image_ids.tolist() if i not in in_set]
+        self.images_without, self.images_empty = len(missing), len(empty)
+        self.unknown_ids = len(unknown)
+        if missing or empty or unknown:
+            parts = [f'{n} {what} ({format_ids(lst[:MAX_IDS], n, "img")})'
+                     for n, what, lst in ((len(empty), 'with zero proposals', empty),
+                                          (len(missing), 'not in the file', missing)) if n]
+            text = (f'negative chips: {proposals.source}: {len(empty) + len(missing)} of '
+                    f'{len(ids)} training images get no negative chips: {", ".join(parts)}'
+                    if parts else f'negative chips: {proposals.source}: every training image '
+                    'has proposals')
+            if unknown:
+                text += (f'; ids of the file the data set does not have (ignored): '
+                         f'{len(unknown)} ({format_ids(unknown[:MAX_IDS], len(unknown), "img")})')
+            print_log(text, logger='current', level=30)
 
     @classmethod
     def from_config(cls, cfg: Optional[dict], dataset) -> NegativeChipSource:

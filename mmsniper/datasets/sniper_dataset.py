@@ -24,6 +24,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.utils import ProgressBar
 
 from ..chips import Chip, generate_positive_chips, normalize_ranges, scale_factor
+from .annotation_report import InstanceCheck, dataset_audit, log_and_check
 from .tickets import ChipTicket
 
 Scale = Union[float, Tuple[float, float]]
@@ -69,6 +70,10 @@ class SniperDataset:
             Default 10, as ``ScaleRangeFilter``.
         negatives (dict, optional): negative-chip mining settings, see
             :mod:`mmsniper.datasets.negatives`.
+        strict_annotations (bool): stop with an error naming them when annotations have
+            data errors (non-finite, zero/negative size, outside the image, unknown
+            category, ...). Default False: they are left out, counted by kind and reported
+            once in the log (:mod:`mmsniper.datasets.annotation_report`).
     """
 
     def __init__(self,
@@ -81,6 +86,7 @@ class SniperDataset:
                  neg_chips_per_img: int = 0,
                  negatives: Optional[dict] = None,
                  min_size: float = 10.0,
+                 strict_annotations: bool = False,
                  lazy_init: bool = False) -> None:
         check_settings(scales, train_ranges, chip_size, stride, 'train_dataloader.dataset')
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
@@ -95,6 +101,8 @@ class SniperDataset:
         self.neg_chips_per_img = int(neg_chips_per_img)
         self.min_size = float(min_size)
         self.negatives_cfg = negatives
+        self.strict_annotations = bool(strict_annotations)
+        self._dropped_instances: Dict[int, np.ndarray] = {}  # image index -> keep mask
         self._negatives = None
         self._fully_initialized = False
         self.last_plan_stats: Dict[str, Any] = {}
@@ -121,6 +129,7 @@ class SniperDataset:
         boxes: List[np.ndarray] = []
         crowd: List[np.ndarray] = []
         img_ids: List[Any] = []
+        check = InstanceCheck()  # boxes no chip can be planned with are left out
         for i in range(n):
             info = self.dataset.get_data_info(i)
             w, h = info.get('width'), info.get('height')
@@ -130,10 +139,17 @@ class SniperDataset:
                                  'width and height in the annotation file')
             sizes[i] = (w, h)
             inst = info.get('instances', [])
-            counts[i] = len(inst)
-            boxes.append(np.asarray([x['bbox'] for x in inst], dtype=np.float64).reshape(-1, 4))
-            crowd.append(np.asarray([bool(x.get('ignore_flag', 0)) for x in inst], dtype=bool))
+            b = np.asarray([x['bbox'] for x in inst], dtype=np.float64).reshape(-1, 4)
+            keep = check.keep(i, info.get('img_id', i), b, (w, h))
+            counts[i] = int(keep.sum())
+            boxes.append(b[keep])
+            crowd.append(np.asarray([bool(x.get('ignore_flag', 0)) for x in inst],
+                                    dtype=bool).reshape(-1)[keep])
             img_ids.append(info.get('img_id', i))
+        self._dropped_instances = check.dropped
+        # once per build: what the annotation file holds against what is used, by kind
+        self.annotation_audit = dataset_audit(self.dataset, img_ids, counts, check)
+        log_and_check(self.annotation_audit, self.strict_annotations)
         self._sizes = sizes
         self._offsets = np.concatenate([[0], np.cumsum(counts)])
         self._boxes = np.concatenate(boxes) if boxes else np.zeros((0, 4))
@@ -157,6 +173,10 @@ class SniperDataset:
             info['chip'] = item
         else:
             info = self.dataset.get_data_info(int(item))
+        keep = self._dropped_instances.get(item.index if isinstance(item, ChipTicket)
+                                           else int(item))
+        if keep is not None:  # boxes planning left out (see full_init) never reach the chip
+            info['instances'] = [x for x, k in zip(info['instances'], keep) if k]
         return self.dataset.pipeline(info)
 
     # -- planning (main process) --------------------------------------------------------

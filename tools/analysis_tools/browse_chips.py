@@ -22,9 +22,13 @@ def main() -> None:
     p.add_argument('--num', type=int, default=20, help='number of images (from the start)')
     p.add_argument('--indices', type=int, nargs='+', help='dataset indices to draw instead')
     p.add_argument('--seed', type=int, default=0, help='seed of the chip plan')
+    p.add_argument('--strict', action='store_true',
+                   help='stop with an error when annotations have data errors (non-finite, '
+                   'zero/negative size, outside the image, unknown category); default: leave '
+                   'them out and report them by kind, as training does')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     a = p.parse_args()
-    ds = build_sniper_dataset(a.config, a.cfg_options)
+    ds = build_sniper_dataset(a.config, a.cfg_options, strict=a.strict)
     paths = browse_chips(ds, a.out, num=a.num, seed=a.seed, indices=a.indices)
     print(f'wrote {len(paths)} pictures to {a.out}')
 

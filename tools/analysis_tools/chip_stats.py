@@ -23,9 +23,13 @@ def main() -> None:
     p.add_argument('--epoch', type=int, default=0, help='epoch of the chip plan')
     p.add_argument('--max-images', type=int, default=None, help='only the first N images')
     p.add_argument('--out', help='also write the statistics as JSON here')
+    p.add_argument('--strict', action='store_true',
+                   help='stop with an error when annotations have data errors (non-finite, '
+                   'zero/negative size, outside the image, unknown category); default: leave '
+                   'them out and report them by kind, as training does')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     a = p.parse_args()
-    ds = build_sniper_dataset(a.config, a.cfg_options)
+    ds = build_sniper_dataset(a.config, a.cfg_options, strict=a.strict)
     st = compute_chip_stats(ds, seed=a.seed, epoch=a.epoch, max_images=a.max_images)
     print(format_chip_stats(st))
     if a.out:
