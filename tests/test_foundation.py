@@ -20,7 +20,8 @@ TINY = osp.join(REPO, 'configs', 'scaleshapes', 'faster_r18_scaleshapes.py')
 def test_import_is_cheap_and_registers():
     code = ('import sys, mmsniper; from mmdet.registry import TRANSFORMS, DATA_SAMPLERS, '
             'DATASETS, TASK_UTILS, MODELS, HOOKS;'
-            "assert TRANSFORMS.get('ChipGenerator') and TRANSFORMS.get('ScaleRangeFilter');"
+            "assert TRANSFORMS.get('ChipGenerator') and TRANSFORMS.get('PyramidResize');"
+            "from mmengine.registry import RUNNERS; assert RUNNERS.get('SniperRunner');"
             "assert DATA_SAMPLERS.get('ChipSampler') and DATASETS.get('SniperDataset');"
             "assert TASK_UTILS.get('SniperMaxIoUAssigner') and MODELS.get('SniperRoIHead');"
             "assert HOOKS.get('ChipSamplerHook');"
@@ -53,14 +54,14 @@ def test_config_outside_repo_builds_mmsniper_classes(tmp_path):
     cfg_file.write_text(textwrap.dedent("""
         custom_imports = dict(imports=['mmsniper'], allow_failed_imports=False)
         default_scope = 'mmdet'
-        pipeline = [dict(type='ChipGenerator', scales=[1.0], valid_ranges=[(-1, -1)],
-                         chip_size=64),
-                    dict(type='ScaleRangeFilter')]
+        pipeline = [dict(type='ChipGenerator', scales=[1.0], train_ranges=[(-1, -1)],
+                         chip_size=64, stride=8),
+                    dict(type='PyramidResize', scale=1.0, level=0)]
     """))
     cfg = Config.fromfile(str(cfg_file))
     init_default_scope('mmdet')
     built = [TRANSFORMS.build(t) for t in cfg.pipeline]
-    assert [type(t).__name__ for t in built] == ['ChipGenerator', 'ScaleRangeFilter']
+    assert [type(t).__name__ for t in built] == ['ChipGenerator', 'PyramidResize']
 
 
 def test_weights_only_checkpoint_load_needs_and_gets_the_fix(tmp_path):

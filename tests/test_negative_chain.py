@@ -44,9 +44,7 @@ def test_rpn_proposals_negative_chips_chain(workdir, rpn_checkpoint):
     assert not osp.exists(props + '.parts')
 
     neg_dir = osp.join(workdir, 'neg')
-    opts = [f'train_dataloader.dataset.negatives.proposals={props}', f'sniper.proposals={props}',
-            'train_dataloader.dataset.negatives.min_proposals=5',
-            'sniper.neg_min_proposals=5']
+    opts = [f'sniper.proposals={props}', 'sniper.neg_min_proposals=5']   # one edit each
     log = run_tool(tool('train.py') + [NEG, '--work-dir', neg_dir, '--cfg-options', *FAST_TRAIN,
                                        *opts, 'train_cfg.max_iters=2',
                                        'train_dataloader.batch_size=4'], cwd=workdir)

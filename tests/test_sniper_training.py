@@ -123,13 +123,113 @@ def test_outside_config_swaps_in_cascade_rcnn(coco_layout):
     assert 'Iter(train) [1/1]' in log and 's0.loss_cls' in log
 
 
-def test_changed_sniper_block_without_owner_is_an_error(tmp_path):
-    cfg = tmp_path / 'child.py'
-    cfg.write_text(f"_base_ = [{R101!r}]\nsniper = dict(chip_size=384)\n")
-    proc = __import__('subprocess').run(
-        tool('train.py') + [str(cfg)], capture_output=True, text=True, cwd=str(tmp_path))
-    assert proc.returncode != 0
-    assert 'sniper.chip_size = 384 but train_dataloader.dataset.chip_size = 512' in proc.stderr
+PROBE = r"""
+# Test instrumentation: records what the BUILT runner uses (the training set's settings, its
+# first chip ticket; the TTA model and the views of the test pyramid), then stops before any
+# weights are loaded or initialised.
+import json, os
+
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+from mmengine.runner import BaseLoop
+
+
+@HOOKS.register_module()
+class SniperProbeHook(Hook):
+    def before_run(self, runner):
+        out = dict(runner=type(runner).__name__)
+        if isinstance(runner._train_loop, BaseLoop):
+            ds = runner.train_dataloader.dataset
+            gen = [t for t in ds.pipeline.transforms if type(t).__name__ == 'ChipGenerator']
+            t = runner.train_dataloader.sampler.epoch_plan()[0]
+            out.update(train=ds.settings.as_dict(), generator=gen[0].settings.as_dict(),
+                       ticket=[t.chip_size, list(t.valid_range), t.min_size, t.min_visible,
+                               t.chip.level])
+        if isinstance(runner._test_loop, BaseLoop):
+            tta = [t for t in runner.test_dataloader.dataset.pipeline.transforms
+                   if type(t).__name__ == 'TestTimeAug'][0]
+            views = {}
+            for sub in tta.subroutines:
+                for t in sub.transforms:
+                    if type(t).__name__ == 'PyramidResize':
+                        views[t.level] = [list(t.pyramid_scale), t.level, list(t.test_range)]
+            out.update(model=type(runner.model).__name__,
+                       model_has_test_ranges=hasattr(runner.model, 'test_ranges'),
+                       views=[views[k] for k in sorted(views)])
+        with open(os.environ['SNIPER_PROBE_OUT'], 'w') as f:
+            json.dump(out, f)
+        raise SystemExit(0)
+"""
+
+# The issue's "done when": a config OUTSIDE the repository, inheriting the R-101 config by
+# file path, sets only these four values.
+ONE_EDIT = dict(scales=[(600, 1000), (-1, 256)], train_ranges=[(-1, 64), (48, -1)],
+                test_scales=[(700, 1100), (300, 500)], test_ranges=[(-1, 70), (40, -1)])
+MMDET_TOOLS = osp.join(osp.dirname(__import__('mmdet').__file__), '.mim', 'tools')
+
+
+@pytest.fixture
+def one_edit_config(coco_layout):
+    """``(config, env, checkpoint)``: my_sniper.py (only `sniper`), probe.py (it + the probe
+    hook), an env whose PYTHONPATH finds the checkout's mmsniper and the probe module."""
+    wd = coco_layout
+    with open(osp.join(wd, 'my_sniper.py'), 'w') as f:
+        body = ', '.join(f'{k}={v!r}' for k, v in ONE_EDIT.items())
+        f.write(f'_base_ = [{R101!r}]\nsniper = dict({body})\n')
+    with open(osp.join(wd, 'sniper_probe.py'), 'w') as f:
+        f.write(PROBE)
+    with open(osp.join(wd, 'probe.py'), 'w') as f:
+        f.write("_base_ = ['./my_sniper.py']\n"
+                "custom_imports = dict(imports=['mmsniper', 'sniper_probe'],\n"
+                "                      allow_failed_imports=False)\n"
+                "custom_hooks = [dict(type='ChipSamplerHook'), dict(type='SniperProbeHook')]\n")
+    ckpt = osp.join(wd, 'never_loaded.pth')
+    open(ckpt, 'wb').close()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, wd]), OMP_NUM_THREADS='2',
+               PYTHONWARNINGS='ignore')
+    return osp.join(wd, 'probe.py'), env, ckpt
+
+
+@pytest.mark.slow
+def test_one_edit_reaches_training_and_testing_through_every_tool(one_edit_config):
+    """mmsniper's tools, MMDetection's own tools/train.py and tools/test.py --tta (the copies
+    mim runs), and mim itself: each builds its runner, and the built training set and TTA
+    pipeline use the four values the outside config set (read from the built objects)."""
+    cfg, env, ckpt = one_edit_config
+    wd = osp.dirname(cfg)
+    out = osp.join(wd, 'probe.json')
+    env['SNIPER_PROBE_OUT'] = out
+    mim = osp.join(osp.dirname(sys.executable), 'mim')
+    opts = ['--cfg-options', *FAST]
+    runs = {
+        'mmsniper train': tool('train.py') + [cfg, '--work-dir', osp.join(wd, 'a')] + opts,
+        'mmsniper test --tta': tool('test.py') + [cfg, ckpt, '--tta', '--work-dir',
+                                                   osp.join(wd, 'b')] + opts,
+        'mmdet train': [sys.executable, osp.join(MMDET_TOOLS, 'train.py'), cfg, '--work-dir',
+                        osp.join(wd, 'c')] + opts,
+        'mmdet test --tta': [sys.executable, osp.join(MMDET_TOOLS, 'test.py'), cfg, ckpt,
+                             '--tta', '--work-dir', osp.join(wd, 'd')] + opts,
+        'mim train mmdet': [mim, 'train', 'mmdet', cfg, '--work-dir', osp.join(wd, 'e')] + opts,
+    }
+    views = [[list(s), i, [0.0 if lo == -1 else lo, float('inf') if hi == -1 else hi]]
+             for i, (s, (lo, hi)) in enumerate(zip(ONE_EDIT['test_scales'],
+                                                   ONE_EDIT['test_ranges']))]
+    for name, args in runs.items():
+        if osp.exists(out):
+            os.remove(out)
+        run_tool(args, cwd=wd, env=env)
+        got = json.load(open(out))
+        assert got['runner'] == 'SniperRunner', name
+        if 'train' in name:
+            for key in ('scales', 'train_ranges'):
+                want = [list(v) for v in ONE_EDIT[key]]
+                assert got['train'][key] == want and got['generator'][key] == want, name
+            chip_size, (lo, hi), min_size, min_visible, level = got['ticket']
+            assert (chip_size, min_size, min_visible) == (512, 10.0, 0.5), name
+            assert [lo, hi] == [[0.0, 64.0], [48.0, float('inf')]][level], name
+        else:
+            assert got['model'] == 'SniperTTAModel' and not got['model_has_test_ranges'], name
+            assert got['views'] == views, name
 
 
 DIST_SCRIPT = r"""

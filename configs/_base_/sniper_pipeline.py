@@ -1,13 +1,14 @@
-# SNIPER training data on COCO 2017 (data/coco/): chips instead of whole images.
+# SNIPER training data on COCO 2017 (data/coco/): chips instead of whole images. The SNIPER
+# values (scales, ranges, chip size, ...) are not written here: they come from `sniper`
+# (./sniper_settings.py) when the runner is built.
 _base_ = ['mmdet::_base_/datasets/coco_detection.py', './sniper_settings.py']
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='LoadAnnotations', with_bbox=True),
-    # Cut the ticket's chip from the ORIGINAL image, resize by its scale, pad to chip_size.
+    # Cut the ticket's chip from the ORIGINAL image, resize by its scale, pad to chip_size;
+    # boxes outside the level's range (or cut to slivers) become ignored, never deleted.
     dict(type='ChipGenerator'),
-    # Boxes outside the level's range (or cut to slivers) become ignored, never deleted.
-    dict(type='ScaleRangeFilter', min_size=10, min_visible=0.5),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'pad_shape',
@@ -24,13 +25,6 @@ train_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type='SniperDataset',
-        scales=_base_.sniper['scales'],
-        train_ranges=_base_.sniper['train_ranges'],
-        chip_size=_base_.sniper['chip_size'],
-        stride=_base_.sniper['stride'],
-        neg_chips_per_img=_base_.sniper['neg_chips_per_img'],
-        negatives=dict(proposals=_base_.sniper['proposals'],
-                       min_proposals=_base_.sniper['neg_min_proposals']),
         dataset=dict(
             type='CocoDataset',
             data_root='data/coco/',

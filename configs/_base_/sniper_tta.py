@@ -1,14 +1,11 @@
 # SNIPER inference: the image pyramid with per-scale valid ranges, merged by a
 # registry-driven merger (docs/inference.md). `tools/test.py CONFIG CKPT --tta` (or
-# `mim test ... --tta`) and tools/infer.py use tta_model + tta_pipeline; without --tta the
-# test pipeline stays single-scale.
+# `mim test ... --tta`, or MMDetection's own tools/test.py --tta) and tools/infer.py use
+# tta_model + tta_pipeline; without --tta the test pipeline stays single-scale.
 _base_ = ['./sniper_pipeline.py']
 
 tta_model = dict(
     type='SniperTTAModel',
-    # Detections each pyramid level keeps, ORIGINAL pixels of sqrt(w*h), (lo, hi], in the
-    # order of the PyramidResize levels below. Reference: <= 90, (32, 180], > 75.
-    test_ranges=_base_.sniper['test_ranges'],
     # Reference: Gaussian Soft-NMS, sigma 0.55, drop below 0.001; 200 detections per image.
     # Any merger registered in mmsniper.models.MERGERS: NMSMerger, SoftNMSMerger,
     # BoxVotingMerger(base=..., vote_threshold=0.8), or a project's own.
@@ -22,10 +19,12 @@ tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug',
          transforms=[
-             # One view per level; a level whose scaled image exceeds max_pixels is cut
-             # into chips by SniperTTAModel instead (COCO-sized images never reach it).
-             [dict(type='PyramidResize', scale=s, level=i, max_pixels=2048 * 2048)
-              for i, s in enumerate(_base_.sniper['test_scales'])],
+             # One view per level of sniper.test_scales: this PyramidResize without scale
+             # is a template that SniperRunner turns into one view per level, each with its
+             # scale and its sniper.test_ranges entry (the detections the view keeps). A
+             # level whose scaled image exceeds max_pixels is cut into chips by
+             # SniperTTAModel instead (COCO-sized images never reach it).
+             [dict(type='PyramidResize', max_pixels=2048 * 2048)],
              # No flip (the reference). For flipped views too, use
              # [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)].
              [dict(type='RandomFlip', prob=0.)],
@@ -33,6 +32,6 @@ tta_pipeline = [
              [dict(type='PackDetInputs',
                    meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                               'scale_factor', 'flip', 'flip_direction', 'pyramid_level',
-                              'pyramid_scale', 'pyramid_chips'))],
+                              'pyramid_scale', 'pyramid_range', 'pyramid_chips'))],
          ]),
 ]

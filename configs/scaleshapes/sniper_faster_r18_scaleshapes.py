@@ -1,7 +1,7 @@
 # SNIPER on ScaleShapes, on the CPU: the light Faster R-CNN, 256x256 chips, every SNIPER
 # part switched on (positive chips, valid ranges, ignore-aware training, pyramid test).
 # Also the worked example of switching SNIPER on for another data set: inherit the pieces,
-# set `sniper`, and give the owners the same values (train_dataloader.dataset, tta_model).
+# set `sniper` (the only place SNIPER values are written) and point the data at your set.
 _base_ = [
     '../_base_/models/faster_r18_half.py',
     '../_base_/sniper_tta.py',
@@ -23,10 +23,6 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=2,
     dataset=dict(
-        scales=sniper['scales'],
-        train_ranges=sniper['train_ranges'],
-        chip_size=sniper['chip_size'],
-        stride=sniper['stride'],
         single_scale=(480, 800),
         dataset=dict(data_root=_data_root, metainfo=_metainfo,
                      ann_file='annotations/train.json', data_prefix=dict(img='images/train/'))))
@@ -44,21 +40,6 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=_data_root + 'annotations/val.json')
 test_evaluator = val_evaluator
-tta_model = dict(test_ranges=sniper['test_ranges'])
-tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(type='TestTimeAug',
-         transforms=[
-             [dict(type='PyramidResize', scale=s, level=i, max_pixels=2048 * 2048)
-              for i, s in enumerate(sniper['test_scales'])],
-             [dict(type='RandomFlip', prob=0.)],
-             [dict(type='LoadAnnotations', with_bbox=True)],
-             [dict(type='PackDetInputs',
-                   meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                              'scale_factor', 'flip', 'flip_direction', 'pyramid_level',
-                              'pyramid_scale', 'pyramid_chips'))],
-         ]),
-]
 model = dict(test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=300),
                            rcnn=dict(score_thr=0.01, max_per_img=100)))
 

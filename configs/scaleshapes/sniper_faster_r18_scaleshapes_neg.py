@@ -1,8 +1,5 @@
 # SNIPER on ScaleShapes with negative chips (step 3), from the proposals that
 # tools/extract_proposals.py wrote for configs/scaleshapes/sniper_rpn_r18_scaleshapes.py.
 _base_ = './sniper_faster_r18_scaleshapes.py'
-_proposals = 'work_dirs/scaleshapes_rpn/proposals_train.npz'
-sniper = dict(neg_chips_per_img=2, proposals=_proposals, neg_min_proposals=(25, 10, 10))
-train_dataloader = dict(dataset=dict(neg_chips_per_img=2,
-                                     negatives=dict(proposals=_proposals,
-                                                    min_proposals=(25, 10, 10))))
+sniper = dict(neg_chips_per_img=2, proposals='work_dirs/scaleshapes_rpn/proposals_train.npz',
+              neg_min_proposals=(25, 10, 10))

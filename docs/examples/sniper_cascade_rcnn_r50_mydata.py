@@ -10,11 +10,11 @@ model = dict(
     roi_head=dict(type='SniperCascadeRoIHead'),
     train_cfg=dict(rpn=dict(assigner=dict(type='SniperMaxIoUAssigner', ignore_iof_thr=0.3,
                                           ignore_metric='iou'))))
-# your data: change the wrapped dataset, and keep `sniper` and its owners equal
+# your scales: one edit, training and the test pyramid both follow
 sniper = dict(scales=[(1200, 2000), (600, 1000), (-1, 512)],
               train_ranges=[(-1, 64), (32, 160), (128, -1)])
+# your data: change the wrapped dataset
 train_dataloader = dict(dataset=dict(
-    scales=sniper['scales'], train_ranges=sniper['train_ranges'],
     dataset=dict(data_root='data/mydata/', ann_file='annotations/train.json',
                  data_prefix=dict(img='train/'))))
 # ... plus, as in any MMDetection config: metainfo classes and the heads' num_classes,

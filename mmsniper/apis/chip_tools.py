@@ -2,7 +2,10 @@
 
 Behind ``tools/analysis_tools/chip_stats.py`` and ``tools/analysis_tools/browse_chips.py``.
 Both read the training set of a config through its :class:`~mmsniper.datasets.SniperDataset`
-(annotations only for the statistics) and plan chips exactly as training does.
+(annotations only for the statistics), with the config's ``sniper`` block applied as the
+runner applies it, and plan chips with training's own planner
+(:func:`mmsniper.chips.plan_epoch`); each chip's boxes are judged by the one assignment
+``ChipGenerator`` makes (:func:`mmsniper.chips.assign_boxes` with the chip's ticket).
 """
 from __future__ import annotations
 
@@ -14,10 +17,21 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from ..annotations import size_mismatch
-from ..chips import assign_boxes, pyramid_pixels, scale_factor
+from ..chips import BoxAssignment, Chip, assign_boxes, plan_epoch, pyramid_pixels, scale_factor
 
 _LEVEL_COLOURS = [(255, 128, 0), (0, 200, 255), (200, 0, 255), (255, 255, 0), (0, 128, 255)]
 _VALID, _IGNORED = (0, 220, 0), (0, 0, 255)   # BGR
+
+
+def chip_assignment(dataset, boxes: np.ndarray, chip: Chip,
+                    size: tuple) -> BoxAssignment:
+    """What ``ChipGenerator`` decides for ``chip``'s boxes: the same ticket, the same call.
+
+    ``boxes`` ``[N, 4]`` ORIGINAL pixels of the image of ``(w, h) = size``.
+    """
+    t = dataset.ticket(-1, chip)
+    return assign_boxes(boxes, chip, t.valid_range, chip_size=t.chip_size,
+                        min_size=t.min_size, min_visible=t.min_visible, image_size=size)
 
 
 def build_sniper_dataset(config: str, cfg_options: Optional[dict] = None, lazy: bool = False,
@@ -34,9 +48,12 @@ def build_sniper_dataset(config: str, cfg_options: Optional[dict] = None, lazy: 
 
     import mmsniper  # noqa: F401
 
+    from ..engine.sniper_settings import apply_sniper_settings
+
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    cfg = apply_sniper_settings(cfg, config)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     ds_cfg = cfg.train_dataloader.dataset
     if ds_cfg.get('type') != 'SniperDataset':
@@ -68,35 +85,33 @@ def compute_chip_stats(dataset, seed: int = 0, epoch: int = 0,
 
     dataset.full_init()
     n = len(dataset) if max_images is None else min(len(dataset), max_images)
-    L = len(dataset.scales)
+    st = dataset.settings
+    L = st.num_levels
     chips_per_level = np.zeros(L, np.int64)
     covered = np.zeros(L, np.int64)
     ignored = np.zeros(L, np.int64)
     n_boxes = n_neg = 0
     chip_px = single_px = pyr_px = 0.0
-    rng = np.random.default_rng([seed, epoch])
     bar = ProgressBar(n) if progress and n else None
     t0 = time.perf_counter()
-    for i in range(n):
-        boxes, crowd, size = dataset.image_annotations(i)
-        boxes = boxes[~crowd]
-        pos, negs = dataset.plan_image(i, rng)
+    for i, plan in plan_epoch(dataset.boxes, st, seed, epoch, images=range(n),
+                              proposals=dataset._proposals()):
+        boxes, size = dataset.boxes.chip_boxes(i), dataset.boxes.image_size(i)
         n_boxes += len(boxes)
-        n_neg += len(negs)
+        n_neg += len(plan.negative)
         valid_at = np.zeros((L, len(boxes)), bool)
         shown_at = np.zeros((L, len(boxes)), bool)
-        for c in pos:
+        for c in plan.positive:
             chips_per_level[c.level] += 1
-            a = assign_boxes(boxes, c, tuple(dataset.train_ranges[c.level]),
-                             chip_size=dataset.chip_size)
+            a = chip_assignment(dataset, boxes, c, size)
             shown_at[c.level, a.index] = True
             valid_at[c.level, a.index[a.valid]] = True
         covered += valid_at.sum(1)
         ignored += (shown_at & ~valid_at).sum(1)
-        chip_px += (len(pos) + len(negs)) * dataset.chip_size ** 2
+        chip_px += (len(plan.positive) + len(plan.negative)) * st.chip_size ** 2
         s = scale_factor(size, dataset.single_scale)
         single_px += size[0] * size[1] * s * s
-        pyr_px += pyramid_pixels(size, dataset.scales)
+        pyr_px += pyramid_pixels(size, st.scales)
         if bar is not None:
             bar.update()
     secs = time.perf_counter() - t0
@@ -104,14 +119,14 @@ def compute_chip_stats(dataset, seed: int = 0, epoch: int = 0,
         print()
     denom = max(n_boxes, 1)
     return dict(
-        images=n, boxes=int(n_boxes), chip_size=dataset.chip_size,
-        scales=[list(s) if isinstance(s, tuple) else s for s in dataset.scales],
+        images=n, boxes=int(n_boxes), chip_size=st.chip_size,
+        scales=[list(s) if isinstance(s, tuple) else s for s in st.scales],
         single_scale=list(dataset.single_scale) if isinstance(dataset.single_scale, tuple)
         else dataset.single_scale,
         levels=[dict(level=lvl, chips_per_image=float(chips_per_level[lvl] / max(n, 1)),
                      covered_share=float(covered[lvl] / denom),
                      ignored_share=float(ignored[lvl] / denom),
-                     valid_range=[float(v) for v in dataset.train_ranges[lvl]])
+                     valid_range=[float(v) for v in st.train_bounds[lvl]])
                 for lvl in range(L)],
         neg_chips_per_image=float(n_neg / max(n, 1)),
         chip_mpix_per_image=chip_px / max(n, 1) / 1e6,
@@ -167,14 +182,13 @@ def draw_image_chips(dataset, idx: int, rng: np.random.Generator,
     pos, negs = dataset.plan_image(idx, rng)
     f = min(1.0, max_side / max(img.shape[:2]))
     panels = []
-    for level in range(len(dataset.scales)):
+    for level in range(dataset.settings.num_levels):
         p = cv2.resize(img, None, fx=f, fy=f) if f < 1 else img.copy()
         p = (p * 0.75).astype(np.uint8)
         valid = np.zeros(len(boxes), bool)
         shown = np.zeros(len(boxes), bool)
         for c in [c for c in pos + negs if c.level == level]:
-            a = assign_boxes(boxes, c, tuple(dataset.train_ranges[level]),
-                             chip_size=dataset.chip_size)
+            a = chip_assignment(dataset, boxes, c, size)
             shown[a.index] = True
             valid[a.index[a.valid]] = True
             x1, y1, x2, y2 = (int(round(v * f)) for v in c.box)
@@ -186,7 +200,7 @@ def draw_image_chips(dataset, idx: int, rng: np.random.Generator,
             colour = _VALID if v and not cr else _IGNORED
             x1, y1, x2, y2 = (int(round(t * f)) for t in b)
             cv2.rectangle(p, (x1, y1), (x2, y2), colour, 1)
-        s = scale_factor(size, dataset.scales[level])
+        s = scale_factor(size, dataset.settings.scales[level])
         label = (f'level {level}: x{s:.2f}, {sum(c.level == level for c in pos)} pos / '
                  f'{sum(c.level == level for c in negs)} neg chips')
         cv2.putText(p, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2)

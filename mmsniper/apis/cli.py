@@ -3,6 +3,10 @@
 They follow MMDetection's own tools flag for flag (so ``mim train mmsniper`` and
 ``tools/dist_train.sh`` drive them unchanged) and add what SNIPER needs: the import of
 mmsniper before the config is built, and the torch >= 2.6 checkpoint fix that comes with it.
+The config's ``sniper`` block is written into its components by
+:func:`~mmsniper.engine.sniper_settings.apply_sniper_settings` right after the command-line
+overrides, so a bad setting stops the tool before any model is built (``SniperRunner``
+does the same for MMDetection's own tools).
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Optional, Sequence
 
 from mmengine.config import Config, ConfigDict, DictAction
 
-from .settings import check_sniper_settings
+from ..engine.sniper_settings import apply_sniper_settings
 
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +26,7 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value pairs, for example '
-        'train_cfg.max_iters=2 "sniper.scales=[(800,1333)]" (no spaces inside a value)')
+        'train_cfg.max_iters=2 "sniper.chip_size=384" (no spaces inside a value)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher (tools/dist_*.sh set this)')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
@@ -43,7 +47,7 @@ def _load_cfg(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    check_sniper_settings(cfg, args.config)
+    cfg = apply_sniper_settings(cfg, args.config)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return cfg
@@ -94,7 +98,7 @@ def train_cli(argv: Optional[Sequence[str]] = None) -> None:
     _build_runner(cfg).train()
 
 
-def _apply_tta(cfg: Config, config_path: str) -> None:
+def _apply_tta(cfg: Config, config_path: str) -> Config:
     """Wrap the model in ``cfg.tta_model`` and swap the test pipeline for ``cfg.tta_pipeline``."""
     missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
     if missing:
@@ -106,6 +110,7 @@ def _apply_tta(cfg: Config, config_path: str) -> None:
         data_cfg = data_cfg['dataset']
     data_cfg.pop('batch_shapes_cfg', None)
     data_cfg.pipeline = cfg.tta_pipeline
+    return cfg
 
 
 def test_cli(argv: Optional[Sequence[str]] = None) -> None:

@@ -283,10 +283,14 @@ def init_inference_model(config: Union[str, Any], checkpoint: str | None = None,
 
     import mmsniper  # noqa: F401  (registration, safe checkpoint loader)
 
+    from ..engine.sniper_settings import apply_sniper_settings
+
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     config_name = config if isinstance(config, str) else (cfg.filename or 'the config')
+    # the test pyramid's views take sniper.test_scales / test_ranges, as in a runner
+    cfg = apply_sniper_settings(cfg, config_name)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model_cfg = copy.deepcopy(cfg.model)
     if isinstance(model_cfg.get('backbone'), dict):

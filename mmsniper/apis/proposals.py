@@ -78,9 +78,14 @@ def extract_proposals(config: str, checkpoint: str, out: str,
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'RPN checkpoint {checkpoint} does not exist; train it with '
                                 f'tools/train.py {config}')
-    scales = list(scales or cfg.get('sniper', {}).get('test_scales') or [])
     if not scales:
-        raise ValueError(f'{config}: no scales given and no sniper.test_scales in the config')
+        from ..engine.sniper_settings import sniper_settings
+
+        settings = sniper_settings(cfg)
+        if settings is None:
+            raise ValueError(f'{config}: no scales given and no `sniper` block in the config')
+        scales = settings.test_scales
+    scales = list(scales)
     rpn_cfg = cfg.model.test_cfg.get('rpn', cfg.model.test_cfg)
     rpn_cfg.update(nms_pre=nms_pre, max_per_img=max_per_scale,
                    nms=dict(type='nms', iou_threshold=nms_iou), min_bbox_size=0)

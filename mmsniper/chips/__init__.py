@@ -1,27 +1,46 @@
 """SNIPER chip engine: framework-free (NumPy only).
 
-Scale factors, valid ranges, positive chips by greedy cover, per-chip box
-assignment and pixel accounting. See ``docs/chips.md`` for the algorithm as
-implemented and every deliberate deviation from the official code.
+Settings (:class:`SniperSettings`, every rule in one place), scale factors, valid ranges,
+positive chips by greedy cover, negative chips, per-chip box assignment, the planner
+(:func:`plan_image`, :func:`plan_epoch`, chip tickets), ragged box tables and pixel
+accounting. See ``docs/chips.md`` for the algorithm as implemented and every deliberate
+deviation from the official code.
 """
 from .assign import BoxAssignment, assign_boxes
+from .boxtable import BoxTable
 from .chip import Chip, chip_pixels
 from .cover import candidate_windows, cover_windows, generate_positive_chips, greedy_cover
 from .grid import ChipGrid, chip_grid, grid_keep, grid_starts, min_overlap
 from .negative import REFERENCE_MIN_PROPOSALS, generate_negative_chips
+from .plan import (
+    ChipTicket,
+    ImagePlan,
+    boxes_in_no_chip,
+    draw_ticket,
+    epoch_rng,
+    make_ticket,
+    plan_epoch,
+    plan_image,
+)
 from .scales import (
+    box_sizes,
     normalize_ranges,
     pyramid_pixels,
+    range_mask,
     scale_factor,
     scale_factors,
     scaled_image_size,
     valid_range_mask,
 )
+from .settings import SniperSettings
 
 __all__ = [
     'Chip', 'BoxAssignment', 'scale_factor', 'scale_factors', 'scaled_image_size',
-    'normalize_ranges', 'valid_range_mask', 'generate_positive_chips', 'candidate_windows',
+    'normalize_ranges', 'valid_range_mask', 'box_sizes', 'range_mask',
+    'generate_positive_chips', 'candidate_windows',
     'greedy_cover', 'cover_windows', 'assign_boxes', 'chip_pixels', 'pyramid_pixels',
     'generate_negative_chips', 'REFERENCE_MIN_PROPOSALS',
     'ChipGrid', 'chip_grid', 'grid_keep', 'grid_starts', 'min_overlap',
+    'SniperSettings', 'BoxTable', 'ChipTicket', 'ImagePlan', 'make_ticket', 'epoch_rng',
+    'plan_image', 'plan_epoch', 'draw_ticket', 'boxes_in_no_chip',
 ]

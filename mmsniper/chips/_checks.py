@@ -61,3 +61,34 @@ def as_nonneg_float(value: Any, name: str) -> float:
     if not (math.isfinite(v) and v >= 0):
         raise ValueError(f'{name}: expected a number >= 0, got {value!r}')
     return v
+
+
+def as_nonneg_int(value: Any, name: str) -> int:
+    """Return ``value`` as an int >= 0; whole-valued floats are accepted."""
+    if isinstance(value, bool) or not isinstance(value, (Real, np.integer, np.floating)):
+        raise ValueError(f'{name}: expected an integer >= 0, got {value!r}')
+    if not math.isfinite(value) or value < 0 or int(value) != value:
+        raise ValueError(f'{name}: expected an integer >= 0, got {value!r}')
+    return int(value)
+
+
+def as_fraction(value: Any, name: str) -> float:
+    """Return ``value`` as a float in ``[0, 1]``; raise ValueError otherwise."""
+    v = as_nonneg_float(value, name)
+    if v > 1.0:
+        raise ValueError(f'{name}: expected a fraction in [0, 1], got {value!r}')
+    return v
+
+
+def as_stride(stride: Any, chip_size: int, name: str = 'stride') -> int:
+    """Return the candidate grid step as an int in ``1 .. chip_size - 2``.
+
+    The cover's fit condition admits a box only when it is shorter than
+    ``chip_size - stride - 1`` along an axis longer than the chip, so a larger
+    stride would admit no box at all.
+    """
+    stride = as_positive_int(stride, name)
+    if stride >= chip_size - 1:
+        raise ValueError(f'{name}: expected less than chip_size - 1 = {chip_size - 1}, '
+                         f'got {stride}')
+    return stride

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_boxes, as_image_size, as_nonneg_float, as_positive_int
+from ._checks import as_boxes, as_fraction, as_image_size, as_nonneg_float, as_positive_int
 from .chip import Chip
 from .scales import box_sizes, normalize_ranges, range_mask, scaled_image_size
 
@@ -93,9 +93,7 @@ def assign_boxes(boxes: np.ndarray, chip: Chip, valid_range: tuple[Any, Any],
         raise ValueError(f'chip: expected a Chip, got {type(chip).__name__}')
     chip_size = as_positive_int(chip_size, 'chip_size')
     min_size = as_nonneg_float(min_size, 'min_size')
-    min_visible = as_nonneg_float(min_visible, 'min_visible')
-    if min_visible > 1.0:
-        raise ValueError(f'min_visible: expected a fraction in [0, 1], got {min_visible!r}')
+    min_visible = as_fraction(min_visible, 'min_visible')
     sx1, sy1, sx2, sy2 = chip.scaled_box
     cw, ch = sx2 - sx1, sy2 - sy1
     if not (0 < cw <= chip_size and 0 < ch <= chip_size):

@@ -18,9 +18,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._checks import as_boxes, as_image_size, as_nonneg_float, as_positive_int
+from ._checks import as_boxes, as_image_size, as_nonneg_float, as_positive_int, as_stride
 from .chip import Chip, _window_box
-from .scales import Scale, box_sizes, normalize_ranges_cached, scale_factors, scaled_image_size
+from .scales import (
+    Scale,
+    box_sizes,
+    normalize_ranges_cached,
+    range_mask,
+    scale_factors,
+    scaled_image_size,
+)
 
 
 def _starts(size: int, chip_size: int, stride: int) -> tuple[np.ndarray, int]:
@@ -237,12 +244,9 @@ def generate_positive_chips(boxes: np.ndarray, image_size: tuple[float, float],
     arr = as_boxes(boxes)
     w, h = as_image_size(image_size)
     chip_size = as_positive_int(chip_size, 'chip_size')
-    stride = as_positive_int(stride, 'stride')
+    stride = as_stride(stride, chip_size)
     _check_rng(rng)
     min_size = as_nonneg_float(min_size, 'min_size')
-    if stride >= chip_size - 1:  # the fit condition would admit no box
-        raise ValueError(f'stride: expected less than chip_size - 1 = {chip_size - 1}, '
-                         f'got {stride}')
     factors = scale_factors((w, h), scales)
     bounds = normalize_ranges_cached(valid_ranges)
     if len(bounds) != len(factors):
@@ -252,7 +256,7 @@ def generate_positive_chips(boxes: np.ndarray, image_size: tuple[float, float],
     if len(arr) == 0:
         return chips
     sizes = box_sizes(arr)
-    in_range = (sizes >= bounds[:, :1]) & (sizes < bounds[:, 1:])  # [L, N]
+    in_range = range_mask(sizes, bounds[:, :1], bounds[:, 1:], 'left')  # [L, N]
     scaled_sizes = [scaled_image_size((w, h), s) for s in factors]
     # 1. Scale the boxes (clipped to the image) to every level at once, clip them to
     # the scaled image; a box takes part where it is in range, keeps an area of at

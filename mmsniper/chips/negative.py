@@ -12,7 +12,7 @@ import numpy as np
 from ._checks import as_boxes, as_image_size, as_positive_int
 from .chip import Chip, _window_box
 from .cover import cover_windows
-from .scales import Scale, box_sizes, normalize_ranges, scale_factors, scaled_image_size
+from .scales import Scale, box_sizes, normalize_ranges, range_mask, scale_factors, scaled_image_size
 
 #: Reference minimum proposal counts: a negative chip must hold MORE than this many
 #: proposals (25 at the finest level, 10 at the others).
@@ -83,7 +83,7 @@ def generate_negative_chips(proposals: np.ndarray, image_size: tuple[float, floa
     for level, s in enumerate(factors):
         lo, hi = bounds[level]
         # 1. in range, scaled, clipped, with area left
-        sel = clipped[(sizes >= lo) & (sizes < hi)] * s
+        sel = clipped[range_mask(sizes, lo, hi, 'left')] * s
         sel = sel[(sel[:, 2] > sel[:, 0]) & (sel[:, 3] > sel[:, 1])]
         # 2. not already inside a positive chip of this level
         for c in positive_chips:

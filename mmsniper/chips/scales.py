@@ -164,15 +164,40 @@ def normalize_ranges_cached(ranges: Any) -> np.ndarray:
     return normalize_ranges(ranges)
 
 
-def box_sizes(boxes: np.ndarray) -> np.ndarray:
-    """``sqrt(w * h)`` of ``ndarray[N, 4]`` xyxy boxes; negative extents count as 0."""
-    w = np.maximum(boxes[:, 2] - boxes[:, 0], 0.0)
-    h = np.maximum(boxes[:, 3] - boxes[:, 1], 0.0)
-    return np.sqrt(w * h)
+def box_sizes(boxes: Any) -> Any:
+    """``sqrt(w * h)`` of xyxy boxes; negative extents count as 0.
+
+    The one definition of a box's size, in the frame of the boxes given.
+
+    Args:
+        boxes (ndarray[..., 4] | Tensor[..., 4]): ``(x1, y1, x2, y2)``; a torch tensor
+            is handled with its own operations (same numbers, on its device), so the
+            model adapters share this definition without the core importing torch.
+
+    Returns:
+        ndarray[...] | Tensor[...]: the sizes, same type as ``boxes``.
+    """
+    w = boxes[..., 2] - boxes[..., 0]
+    h = boxes[..., 3] - boxes[..., 1]
+    if isinstance(boxes, np.ndarray):
+        return np.sqrt(np.maximum(w, 0.0) * np.maximum(h, 0.0))
+    return (w.clamp(min=0) * h.clamp(min=0)).sqrt()  # a torch.Tensor
 
 
-def range_mask(sizes: np.ndarray, lo: float, hi: float, inclusive: str) -> np.ndarray:
-    """``lo <= sizes < hi`` (``'left'``) or ``lo < sizes <= hi`` (``'right'``)."""
+def range_mask(sizes: Any, lo: Any, hi: Any, inclusive: str = 'left') -> Any:
+    """The valid-range test, the only one in the package.
+
+    Args:
+        sizes (ndarray | Tensor): ``sqrt(w * h)`` in ORIGINAL pixels.
+        lo, hi (float | ndarray): numeric bounds (open ends as ``0`` / ``inf``, see
+            :func:`normalize_ranges`); arrays broadcast against ``sizes``.
+        inclusive (str): ``'left'``: ``lo <= size < hi``, the reference's training
+            convention (chips, assignment, proposals); ``'right'``: ``lo < size <= hi``,
+            its test-time convention (the per-level detections of the pyramid).
+
+    Returns:
+        ndarray | Tensor bool: True where the size is in range (type of ``sizes``).
+    """
     if inclusive == 'left':
         return (sizes >= lo) & (sizes < hi)
     if inclusive == 'right':

@@ -3,7 +3,7 @@ from .pyramid import PYRAMID_META_KEYS, PyramidResize, cut_scaled_window
 from .sampler import ChipSampler
 from .sniper_dataset import SniperDataset
 from .tickets import ChipTicket
-from .transforms import SNIPER_META_KEYS, ChipGenerator, ScaleRangeFilter
+from .transforms import SNIPER_META_KEYS, ChipGenerator
 
-__all__ = ['ChipSampler', 'SniperDataset', 'ChipTicket', 'ChipGenerator', 'ScaleRangeFilter',
-           'SNIPER_META_KEYS', 'PyramidResize', 'PYRAMID_META_KEYS', 'cut_scaled_window']
+__all__ = ['ChipSampler', 'SniperDataset', 'ChipTicket', 'ChipGenerator', 'SNIPER_META_KEYS',
+           'PyramidResize', 'PYRAMID_META_KEYS', 'cut_scaled_window']

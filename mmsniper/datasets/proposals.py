@@ -1,7 +1,7 @@
 """Proposal files: per-image boxes and scores, for negative chip mining.
 
 Format (a NumPy ``.npz`` archive, compressed, no pickled objects; loads in seconds for
-COCO's 118k images and stays in memory as five flat arrays)::
+COCO's 118k images and stays in memory as a :class:`~mmsniper.chips.BoxTable`)::
 
     format       int64[1]      = 1
     image_ids    int64[M]      image id of each image (the dataset's ``img_id``, COCO ids)
@@ -18,47 +18,16 @@ from __future__ import annotations
 import os
 import os.path as osp
 import zipfile
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import numpy as np
+
+from ..chips import BoxTable
 
 FORMAT_VERSION = 1
 _KEYS = ('format', 'image_ids', 'offsets', 'boxes', 'scores', 'levels')
 MAKE_CMD = ('python tools/extract_proposals.py RPN_CONFIG RPN_CHECKPOINT --out FILE '
             '(the RPN from configs/sniper_rpn_r101.py; see README "Negative chips")')
-
-
-class ProposalSet:
-    """Proposals of many images, as compact arrays (see the module docstring).
-
-    Args:
-        image_ids (ndarray[M] int64), offsets (ndarray[M+1] int64), boxes
-        (ndarray[K, 4] float32, ORIGINAL pixels), scores (ndarray[K] float32),
-        levels (ndarray[K] int8).
-    """
-
-    def __init__(self, image_ids: np.ndarray, offsets: np.ndarray, boxes: np.ndarray,
-                 scores: np.ndarray, levels: np.ndarray, source: str = '<memory>') -> None:
-        self.image_ids, self.offsets = image_ids, offsets
-        self.boxes, self.scores, self.levels = boxes, scores, levels
-        self.source = source
-        self._row: Optional[Dict[int, int]] = None
-
-    def __len__(self) -> int:
-        return len(self.image_ids)
-
-    def row_of(self, image_id: int) -> Optional[int]:
-        if self._row is None:
-            self._row = {int(i): r for r, i in enumerate(self.image_ids.tolist())}
-        return self._row.get(int(image_id))
-
-    def get(self, image_id: int) -> Tuple[np.ndarray, np.ndarray]:
-        """``(boxes ndarray[P, 4] ORIGINAL xyxy, scores ndarray[P])``; empty if unknown."""
-        r = self.row_of(image_id)
-        if r is None:
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-        a, b = self.offsets[r], self.offsets[r + 1]
-        return self.boxes[a:b], self.scores[a:b]
 
 
 def save_proposals(path: str, image_ids: Sequence[int], boxes: Sequence[np.ndarray],
@@ -97,8 +66,9 @@ def save_proposals(path: str, image_ids: Sequence[int], boxes: Sequence[np.ndarr
     os.replace(tmp, path)
 
 
-def load_proposals(path: str) -> ProposalSet:
-    """Load a proposal file; clear errors for a missing, corrupt or inconsistent one."""
+def load_proposals(path: str) -> BoxTable:
+    """Load a proposal file as a :class:`~mmsniper.chips.BoxTable` (``image_ids``,
+    ``scores``, ``levels`` set); clear errors for a missing, corrupt or inconsistent one."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'proposal file {path} does not exist. Make it with: {MAKE_CMD}')
     try:
@@ -113,21 +83,17 @@ def load_proposals(path: str) -> ProposalSet:
     ver = int(arrs['format'][0]) if arrs['format'].size else -1
     if ver != FORMAT_VERSION:
         raise ValueError(f'proposal file {path}: format {ver}, expected {FORMAT_VERSION}')
-    ids, off, boxes = arrs['image_ids'], arrs['offsets'], arrs['boxes']
-    problems = []
-    if off.shape != (len(ids) + 1,) or (len(off) and off[0] != 0):
-        problems.append(f'offsets has shape {off.shape}, expected ({len(ids) + 1},) from 0')
-    elif np.any(np.diff(off) < 0) or off[-1] != len(boxes):
-        problems.append('offsets are not increasing up to the number of boxes')
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        problems.append(f'boxes has shape {boxes.shape}, expected (K, 4)')
-    if len(arrs['scores']) != len(boxes) or len(arrs['levels']) != len(boxes):
-        problems.append('scores/levels differ in length from boxes')
+    ids, boxes = arrs['image_ids'], arrs['boxes']
+    try:  # the table checks its own shapes (offsets, boxes, one score and level per box)
+        table = BoxTable(boxes.astype(np.float32, copy=False),
+                         arrs['offsets'].astype(np.int64, copy=False),
+                         image_ids=ids.astype(np.int64, copy=False),
+                         scores=arrs['scores'].astype(np.float32, copy=False),
+                         levels=arrs['levels'], source=path)
+    except ValueError as e:
+        raise ValueError(f'proposal file {path} is inconsistent: {e}') from None
     if len(np.unique(ids)) != len(ids):
-        problems.append('image ids repeat')
-    if problems:
-        raise ValueError(f'proposal file {path} is inconsistent: {"; ".join(problems)}')
+        raise ValueError(f'proposal file {path} is inconsistent: image ids repeat')
     if len(boxes) and not np.isfinite(boxes).all():
         raise ValueError(f'proposal file {path}: non-finite box coordinates')
-    return ProposalSet(ids, off, boxes.astype(np.float32, copy=False),
-                       arrs['scores'].astype(np.float32, copy=False), arrs['levels'], path)
+    return table

@@ -1,9 +1,11 @@
 """The test-time image pyramid: ``PyramidResize`` makes one level of it.
 
 Used inside ``TestTimeAug`` (one ``PyramidResize`` per level, see
-``configs/_base_/sniper_tta.py``); :class:`~mmsniper.models.SniperTTAModel` reads the
-``pyramid_*`` keys to know which valid range each view answers for, and which views
-are too large to process whole (it runs those as chip grids).
+``configs/_base_/sniper_tta.py``, where one template stands for all levels and
+:class:`~mmsniper.engine.SniperRunner` makes one per ``sniper.test_scales`` entry, with
+its ``test_ranges`` entry); :class:`~mmsniper.models.SniperTTAModel` reads the
+``pyramid_*`` keys to know which valid range each view answers for, and which views are
+too large to process whole (it runs those as chip grids).
 """
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ from mmdet.datasets.transforms import Resize
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import autocast_box_type
 
-from ..chips import scale_factor, scaled_image_size
+from ..chips import normalize_ranges, scale_factor, scaled_image_size
 
 #: Meta keys PackDetInputs must keep for SniperTTAModel (see configs/_base_/sniper_tta.py).
 PYRAMID_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
-                     'flip_direction', 'pyramid_level', 'pyramid_scale', 'pyramid_chips')
+                     'flip_direction', 'pyramid_level', 'pyramid_scale', 'pyramid_range',
+                     'pyramid_chips')
 
 
 @TRANSFORMS.register_module()
@@ -55,13 +58,17 @@ class PyramidResize(Resize):
       keep_ratio (True), homography_matrix (the resize composed with any earlier one)
     - pyramid_level (int): ``level``
     - pyramid_scale (float): the level's factor ``s`` (scaled = original * s)
+    - pyramid_range (tuple[float, float]): the level's test range ``(lo, hi]``, ORIGINAL
+      pixels of ``sqrt(w * h)``, open ends ``0``/``inf`` (when ``test_range`` is given)
     - pyramid_chips (bool): True when the level is left to the chip grid
 
     Args:
         scale (float | tuple[float, float]): the level's scale, see
             :func:`mmsniper.chips.scale_factor`.
-        level (int): index of the level in the pyramid; selects the valid range in
-            ``SniperTTAModel.test_ranges``.
+        level (int): index of the level in the pyramid (``sniper.test_scales``).
+        test_range (tuple, optional): the detections this level keeps, ``(lo, hi)``
+            ORIGINAL pixels of ``sqrt(w * h)`` (``-1`` open), a ``sniper.test_ranges``
+            entry; written to the view's metainfo for ``SniperTTAModel``.
         max_pixels (int, optional): largest ``scaled_w * scaled_h`` resized whole;
             None: always resize whole. Default None.
         clip_object_border (bool): clip resized ground truth to the image. Default True.
@@ -69,8 +76,9 @@ class PyramidResize(Resize):
         interpolation (str): as in MMDetection's ``Resize``. Default ``'bilinear'``.
     """
 
-    def __init__(self, scale: Any, level: int, max_pixels: int | None = None,
-                 clip_object_border: bool = True, backend: str = 'cv2',
+    def __init__(self, scale: Any, level: int, test_range: Any = None,
+                 max_pixels: int | None = None, clip_object_border: bool = True,
+                 backend: str = 'cv2',
                  interpolation: str = 'bilinear') -> None:
         # The parent's own scale / scale_factor are unused: ``transform`` sets the target
         # size per image. keep_ratio=False makes it resize to exactly that size.
@@ -87,6 +95,10 @@ class PyramidResize(Resize):
                              f'{max_pixels!r}')
         self.pyramid_scale = tuple(scale) if isinstance(scale, (list, tuple)) else scale
         self.level = int(level)
+        self.test_range = None
+        if test_range is not None:
+            (lo, hi), = normalize_ranges([test_range])
+            self.test_range = (float(lo), float(hi))
         self.max_pixels = max_pixels
 
     @autocast_box_type()
@@ -110,12 +122,14 @@ class PyramidResize(Resize):
         results['keep_ratio'] = True
         results['pyramid_level'] = self.level
         results['pyramid_scale'] = float(s)
+        if self.test_range is not None:
+            results['pyramid_range'] = self.test_range
         results['pyramid_chips'] = bool(chips)
         return results
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(scale={self.pyramid_scale!r}, level={self.level}, '
-                f'max_pixels={self.max_pixels!r}, '
+                f'test_range={self.test_range!r}, max_pixels={self.max_pixels!r}, '
                 f'clip_object_border={self.clip_object_border}, backend={self.backend!r}, '
                 f'interpolation={self.interpolation!r})')
 

@@ -1,32 +1,25 @@
-"""SNIPER's pipeline transforms: ``ChipGenerator`` cuts the chip, ``ScaleRangeFilter`` marks
-the boxes the chip's level is not responsible for as ignored.
+"""SNIPER's training transform: ``ChipGenerator`` cuts the chip and decides, once, which of
+its boxes the network learns from.
 
 Typical training pipeline (see ``configs/_base_/sniper_pipeline.py``)::
 
-    LoadImageFromFile -> LoadAnnotations -> ChipGenerator -> ScaleRangeFilter
-        -> RandomFlip -> PackDetInputs(meta_keys=SNIPER_META_KEYS)
+    LoadImageFromFile -> LoadAnnotations -> ChipGenerator -> RandomFlip
+        -> PackDetInputs(meta_keys=SNIPER_META_KEYS)
 """
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Optional, Sequence
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
-from mmdet.structures.bbox import HorizontalBoxes
+from mmdet.structures.bbox import HorizontalBoxes, get_box_tensor
 
 from ..annotations import size_mismatch
-from ..chips import (
-    Chip,
-    assign_boxes,
-    candidate_windows,
-    generate_positive_chips,
-    normalize_ranges,
-    scale_factors,
-    scaled_image_size,
-)
+from ..chips import Chip, SniperSettings, assign_boxes, draw_ticket
 from .tickets import ChipTicket
 
 #: Meta keys PackDetInputs must keep for SNIPER's model parts (range-aware RoI head).
@@ -39,8 +32,7 @@ def _boxes_array(results: dict) -> np.ndarray:
     boxes = results.get('gt_bboxes')
     if boxes is None:
         return np.zeros((0, 4), dtype=np.float64)
-    t = boxes.tensor if hasattr(boxes, 'tensor') else boxes
-    return np.asarray(t, dtype=np.float64).reshape(-1, 4)
+    return np.asarray(get_box_tensor(boxes), dtype=np.float64).reshape(-1, 4)
 
 
 def _part_start(b1: float, b2: float, o1: int, size: int, f: float, n: int, c: int) -> int:
@@ -53,13 +45,16 @@ def _part_start(b1: float, b2: float, o1: int, size: int, f: float, n: int, c: i
 
 @TRANSFORMS.register_module()
 class ChipGenerator(BaseTransform):
-    """Cut one SNIPER chip out of the ORIGINAL image and map its ground truth into it.
+    """Cut one SNIPER chip out of the ORIGINAL image, map its ground truth into it, and mark
+    the boxes this chip does not train on as ignored.
 
-    The chip comes from ``results['chip']`` (a :class:`~mmsniper.datasets.ChipTicket` put
-    there by :class:`~mmsniper.datasets.SniperDataset` for :class:`ChipSampler`). Without
-    one ("simple mode", e.g. MMDetection's default sampler) the transform plans the image's
-    positive chips itself with the settings below and draws one at random; an image
-    without any valid box gets a random window of a random level.
+    The chip comes from ``results['chip']``, a :class:`~mmsniper.chips.ChipTicket` that
+    :class:`~mmsniper.datasets.SniperDataset` puts there for
+    :class:`~mmsniper.datasets.ChipSampler`; the ticket carries every value needed (valid
+    range, chip size, ``min_size``, ``min_visible``). Without one ("simple mode", e.g.
+    MMDetection's default sampler) the transform plans the image's chips with
+    :func:`mmsniper.chips.draw_ticket` and its own settings (which
+    :class:`~mmsniper.engine.SniperRunner` fills from the config's ``sniper`` block).
 
     The image is cropped BEFORE resizing: only the chip's window of the original image is
     resampled, so cutting a chip at scale 3 from a 10000x10000 image costs memory of the
@@ -68,8 +63,14 @@ class ChipGenerator(BaseTransform):
     zero-padded (``pad_val``) to ``chip_size x chip_size`` at the bottom/right.
 
     Every box that overlaps the chip is kept, mapped to CHIP pixels and clipped to the
-    chip's crop; boxes that do not overlap it belong to other chips. Which kept boxes the
-    network learns from is :class:`ScaleRangeFilter`'s decision.
+    chip's crop; boxes that do not overlap it belong to other chips. Which kept boxes stay
+    training targets is decided by one :func:`mmsniper.chips.assign_boxes` call: the chip
+    is positive, the box's ``sqrt(w*h)`` in ORIGINAL pixels is in the ticket's valid range,
+    after clipping it is at least ``min_size`` chip pixels on each side and at least
+    ``min_visible`` of it is inside. The others get ``gt_ignore_flags = True`` (never
+    deleted): ``PackDetInputs`` moves them to ``ignored_instances`` and the ignore-aware
+    assigners neither reward nor punish anchors and proposals on them. Crowd boxes stay
+    ignored.
 
     The decoded image must have the annotated size (``width``/``height`` of the data info,
     as ``CocoDataset`` gives them: chips are planned and boxes drawn in that frame): a
@@ -91,7 +92,9 @@ class ChipGenerator(BaseTransform):
     - img: the padded chip, ``chip_size x chip_size``
     - img_shape: ``(chip_size, chip_size)``
     - gt_bboxes: the boxes overlapping the chip, CHIP pixels, clipped
-    - gt_bboxes_labels, gt_ignore_flags: the same subset
+    - gt_bboxes_labels: the same subset
+    - gt_ignore_flags: the same subset, True also for the boxes this chip does not
+      train on
     - chip: the chip window ``(x1, y1, x2, y2)`` in ORIGINAL pixels
 
     Added Keys:
@@ -99,54 +102,51 @@ class ChipGenerator(BaseTransform):
     - pad_shape, scale_factor (``(sx, sy)`` original -> chip), homography_matrix
     - chip_level (int), chip_scale (float), chip_kind (``'pos'``/``'neg'``),
       chip_valid_range (``(lo, hi)`` ORIGINAL pixels of ``sqrt(w*h)``)
-    - chip_gt_original (ndarray[K, 4]): the kept boxes in ORIGINAL pixels
-      (consumed by :class:`ScaleRangeFilter`)
 
     Args:
-        scales (list, optional): simple mode only: levels, as in ``SniperDataset``.
-        valid_ranges (list, optional): simple mode only: one ``(lo, hi)`` per level.
-        chip_size (int): simple mode only (tickets carry their own). Default 512.
-        stride (int): simple mode only. Default 32.
+        scales, train_ranges, chip_size, stride, min_size, min_visible: simple mode only
+            (tickets carry their own), as in :class:`~mmsniper.chips.SniperSettings`; all
+            None (the default): no simple mode, a ticket is required.
         pad_val (int): value of the padding. Default 0 (the reference zero-pads).
     """
 
     def __init__(self, scales: Optional[Sequence[Any]] = None,
-                 valid_ranges: Optional[Sequence[Any]] = None, chip_size: int = 512,
-                 stride: int = 32, pad_val: int = 0) -> None:
-        if (scales is None) != (valid_ranges is None):
-            raise ValueError('ChipGenerator: give both scales and valid_ranges (simple mode) '
-                             'or neither (chips come from ChipSampler tickets)')
-        if scales is not None and len(scales) != len(valid_ranges):
-            raise ValueError(f'ChipGenerator: expected one valid range per scale, got '
-                             f'{len(scales)} scales and {len(valid_ranges)} ranges')
-        self.scales = list(scales) if scales is not None else None
-        self.valid_ranges = normalize_ranges(valid_ranges) if valid_ranges is not None else None
-        self.chip_size = int(chip_size)
-        self.stride = int(stride)
+                 train_ranges: Optional[Sequence[Any]] = None, chip_size: Optional[int] = None,
+                 stride: Optional[int] = None, min_size: Optional[float] = None,
+                 min_visible: Optional[float] = None, pad_val: int = 0) -> None:
+        given = dict(scales=scales, train_ranges=train_ranges, chip_size=chip_size,
+                     stride=stride, min_size=min_size, min_visible=min_visible)
+        given = {k: v for k, v in given.items() if v is not None}
+        self.settings = SniperSettings.from_dict(given, where='ChipGenerator') if given \
+            else None
         self.pad_val = pad_val
+        self._rng: Optional[np.random.Generator] = None
+        self._rng_pid = -1
 
     # simple mode -------------------------------------------------------------------------
+    def _generator(self) -> np.random.Generator:
+        """This process's generator of simple-mode draws.
+
+        Seeded, the first time a process draws, from NumPy's global generator, which
+        mmengine seeds from ``randomness.seed`` in the main process and again in each
+        data-loader worker (seed + worker id + rank): two runs with the same seed and the
+        same number of workers draw the same chips. (Exact replay after ``--resume`` is
+        ChipSampler's promise, not this mode's.)
+        """
+        if self._rng is None or self._rng_pid != os.getpid():
+            self._rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+            self._rng_pid = os.getpid()
+        return self._rng
+
     def _draw_ticket(self, results: dict, boxes: np.ndarray) -> ChipTicket:
-        if self.scales is None:
+        if self.settings is None:
             raise KeyError(f'ChipGenerator: no chip for image {results.get("img_path")}: use '
                            "ChipSampler (sampler=dict(type='ChipSampler')) with SniperDataset, "
-                           'or give ChipGenerator scales and valid_ranges (simple mode)')
+                           'or give ChipGenerator its settings (simple mode; SniperRunner '
+                           'fills them from the config\'s `sniper` block)')
         h, w = results['img'].shape[:2]
-        rng = np.random.default_rng()
-        usable = ~np.asarray(results.get('gt_ignore_flags', np.zeros(len(boxes), bool)))
-        chips = generate_positive_chips(boxes[usable], (w, h), self.scales, self.valid_ranges,
-                                        chip_size=self.chip_size, stride=self.stride, rng=rng)
-        if chips:
-            chip = chips[int(rng.integers(len(chips)))]
-        else:
-            level = int(rng.integers(len(self.scales)))
-            s = scale_factors((w, h), self.scales)[level]
-            sw, sh = scaled_image_size((w, h), s)
-            wins = candidate_windows(sw, sh, self.chip_size, self.stride)
-            x1, y1, x2, y2 = wins[int(rng.integers(len(wins)))]
-            chip = Chip(level, s, (x1 / s, y1 / s, x2 / s, y2 / s))
-        lo, hi = self.valid_ranges[chip.level]
-        return ChipTicket(-1, chip, (float(lo), float(hi)), self.chip_size)
+        usable = ~np.asarray(results.get('gt_ignore_flags', np.zeros(len(boxes), bool)), bool)
+        return draw_ticket(boxes[usable], (w, h), self.settings, self._generator())
 
     # the cut -----------------------------------------------------------------------------
     def _cut(self, img: np.ndarray, chip: Chip, chip_size: int):
@@ -216,10 +216,12 @@ class ChipGenerator(BaseTransform):
         chip, chip_size = ticket.chip, ticket.chip_size
         img, (sx, sy, tx, ty), (ph, pw) = self._cut(results['img'], chip, chip_size)
 
-        # boxes overlapping the chip, mapped with exactly the image's affine map
+        # The one assignment: which boxes the chip shows, and which it trains on.
         a = assign_boxes(boxes, chip, ticket.valid_range, chip_size=chip_size,
+                         min_size=ticket.min_size, min_visible=ticket.min_visible,
                          image_size=(W, H))
         keep = a.index
+        # the kept boxes, mapped with exactly the image's affine map
         mapped = boxes[keep] * (sx, sy, sx, sy) + (tx, ty, tx, ty)
         mapped = np.clip(mapped, 0, (pw, ph, pw, ph)).astype(np.float32)
 
@@ -228,9 +230,10 @@ class ChipGenerator(BaseTransform):
         results['pad_shape'] = img.shape[:2]
         results['scale_factor'] = (sx, sy)
         results['gt_bboxes'] = HorizontalBoxes(mapped.reshape(-1, 4))
-        for key in ('gt_bboxes_labels', 'gt_ignore_flags'):
-            if key in results:
-                results[key] = np.asarray(results[key])[keep]
+        if 'gt_bboxes_labels' in results:
+            results['gt_bboxes_labels'] = np.asarray(results['gt_bboxes_labels'])[keep]
+        flags = np.asarray(results.get('gt_ignore_flags', np.zeros(len(boxes), bool)), bool)
+        results['gt_ignore_flags'] = flags[keep] | ~a.valid
         m = np.array([[sx, 0, tx], [0, sy, ty], [0, 0, 1]], dtype=np.float32)
         prev = results.get('homography_matrix')
         results['homography_matrix'] = m if prev is None else m @ prev
@@ -239,77 +242,21 @@ class ChipGenerator(BaseTransform):
         results['chip_scale'] = chip.scale
         results['chip_kind'] = chip.kind
         results['chip_valid_range'] = tuple(ticket.valid_range)
-        results['chip_gt_original'] = boxes[keep]
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(scales={self.scales}, chip_size={self.chip_size}, '
-                f'stride={self.stride}, pad_val={self.pad_val})')
+        return f'{self.__class__.__name__}(settings={self.settings}, pad_val={self.pad_val})'
 
 
 @TRANSFORMS.register_module()
-class ScaleRangeFilter(BaseTransform):
-    """Mark the boxes a chip's level is not responsible for as ignored (never delete them).
+class ScaleRangeFilter:
+    """Folded into :class:`ChipGenerator` (which now marks the ignored boxes itself).
 
-    A box kept by :class:`ChipGenerator` stays a training target only when (see
-    :func:`mmsniper.chips.assign_boxes`): the chip is positive; its ``sqrt(w*h)`` in
-    ORIGINAL pixels lies in the level's valid range (from the ticket, i.e. the same
-    ``train_ranges`` the chips were planned with); after clipping to the chip it is at
-    least ``min_size`` chip pixels on each side and at least ``min_visible`` of it is
-    inside. Everything else gets ``gt_ignore_flags = True``: ``PackDetInputs`` moves it to
-    ``ignored_instances`` and the ignore-aware assigners neither reward nor punish
-    anchors and proposals on it. Crowd boxes stay ignored.
-
-    Required Keys:
-
-    - gt_bboxes (HorizontalBoxes): CHIP pixels
-    - gt_ignore_flags (ndarray[K] bool)
-    - chip, chip_level, chip_scale, chip_kind, chip_valid_range, chip_gt_original
-
-    Modified Keys:
-
-    - gt_ignore_flags
-
-    Removed Keys:
-
-    - chip_gt_original
-
-    Args:
-        min_size (float): least clipped width and height, chip pixels. Default 10
-            (the reference's "drop below 10 px after clipping", here: ignore).
-        min_visible (float): least fraction of a box inside the chip to stay valid.
-            Default 0.5.
-        valid_ranges (list, optional): override the ticket's ranges, one ``(lo, hi)``
-            per level (ORIGINAL pixels). Default: the ticket's.
+    Kept only to stop an old pipeline with a clear message instead of a registry miss.
     """
 
-    def __init__(self, min_size: float = 10.0, min_visible: float = 0.5,
-                 valid_ranges: Optional[Sequence[Any]] = None) -> None:
-        self.min_size = float(min_size)
-        self.min_visible = float(min_visible)
-        self.valid_ranges = normalize_ranges(valid_ranges) if valid_ranges is not None else None
-
-    def transform(self, results: dict) -> dict:
-        missing = [k for k in ('chip', 'chip_level', 'chip_scale', 'chip_gt_original')
-                   if k not in results]
-        if missing:
-            raise KeyError(f'ScaleRangeFilter needs {missing} from ChipGenerator; put '
-                           'ChipGenerator before it in the pipeline')
-        orig = results.pop('chip_gt_original')
-        level = results['chip_level']
-        vr = (tuple(self.valid_ranges[level]) if self.valid_ranges is not None
-              else results['chip_valid_range'])
-        chip = Chip(level, results['chip_scale'], results['chip'], results.get('chip_kind', 'pos'))
-        oh, ow = results['ori_shape'][:2] if 'ori_shape' in results else (None, None)
-        a = assign_boxes(orig, chip, vr, chip_size=max(results['img_shape']),
-                         min_size=self.min_size, min_visible=self.min_visible,
-                         image_size=(ow, oh) if ow else None)
-        valid = np.zeros(len(orig), dtype=bool)
-        valid[a.index] = a.valid
-        flags = np.asarray(results.get('gt_ignore_flags', np.zeros(len(orig), bool)), bool)
-        results['gt_ignore_flags'] = flags | ~valid
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(min_size={self.min_size}, '
-                f'min_visible={self.min_visible}, valid_ranges={self.valid_ranges})')
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise ValueError('ScaleRangeFilter is no longer a separate transform: ChipGenerator '
+                         'marks the boxes a chip does not train on; remove ScaleRangeFilter '
+                         'from the pipeline and set min_size / min_visible in the config\'s '
+                         '`sniper` block')

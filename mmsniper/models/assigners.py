@@ -6,6 +6,7 @@ from typing import Optional
 import torch
 from mmdet.models.task_modules.assigners import AssignResult, MaxIoUAssigner
 from mmdet.registry import TASK_UTILS
+from mmdet.structures.bbox import get_box_tensor
 from mmengine.structures import InstanceData
 
 
@@ -50,14 +51,12 @@ class SniperMaxIoUAssigner(MaxIoUAssigner):
         ignore = None
         if (self.ignore_iof_thr > 0 and gt_instances_ignore is not None
                 and len(gt_instances_ignore) > 0 and priors.numel() > 0):
-            ignore = gt_instances_ignore.bboxes
-            if hasattr(ignore, 'tensor'):
-                ignore = ignore.tensor
+            ignore = get_box_tensor(gt_instances_ignore.bboxes)
         if ignore is None or self.ignore_metric == 'iof' and len(gt_instances) > 0:
             # mmdet's own path is right whenever valid boxes exist (and for iof).
             return super().assign(pred_instances, gt_instances, gt_instances_ignore, **kwargs)
         result = super().assign(pred_instances, gt_instances, None, **kwargs)
-        p = priors.tensor if hasattr(priors, 'tensor') else priors
+        p = get_box_tensor(priors)
         skip = self._ignored_priors(p[:, :4], ignore.to(p.device))
         # Ignored priors are neither positive nor negative, unless a VALID box claims them.
         result.gt_inds[skip & (result.gt_inds <= 0)] = -1

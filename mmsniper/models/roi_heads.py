@@ -7,7 +7,10 @@ import torch
 from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import get_box_tensor
 from mmengine.structures import InstanceData
+
+from ..chips import box_sizes, range_mask
 
 
 def filter_proposals_by_range(rpn_results_list: Sequence[InstanceData],
@@ -35,11 +38,9 @@ def filter_proposals_by_range(rpn_results_list: Sequence[InstanceData],
             out.append(res)
             continue
         lo, hi = meta['chip_valid_range']
-        b = res.bboxes
-        b = b.tensor if hasattr(b, 'tensor') else b
-        size = ((b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)).sqrt()
-        size = size / float(meta['chip_scale'])
-        keep = (size >= lo) & (size < hi)
+        # CHIP pixels / chip_scale = ORIGINAL pixels (the ranges' frame)
+        size = box_sizes(get_box_tensor(res.bboxes)) / float(meta['chip_scale'])
+        keep = range_mask(size, lo, hi, 'left')
         out.append(res[keep] if not bool(keep.all()) else res)
     return out
 

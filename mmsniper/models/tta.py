@@ -6,7 +6,8 @@ Flow (``tools/test.py --tta`` or :func:`mmsniper.apis.inference.inference_images
         per view: the detector on the whole scaled image, or -- for a view PyramidResize
                   left ORIGINAL (``pyramid_chips``) -- on a batched grid of chips
         per image (merge_preds): unflip, keep each view's detections whose
-                  sqrt(w * h) in ORIGINAL pixels is in its level's test range (lo, hi],
+                  sqrt(w * h) in ORIGINAL pixels is in its level's test range (lo, hi]
+                  (``pyramid_range``, written by PyramidResize from sniper.test_ranges),
                   pool all views, merge (MERGERS), keep max_per_img by score
 
 Frames: detections leave the detector in ORIGINAL pixels (``rescale=True``; chips are
@@ -20,13 +21,21 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 import torch
 from mmdet.structures import DetDataSample
-from mmdet.structures.bbox import bbox_flip
+from mmdet.structures.bbox import bbox_flip, get_box_tensor
 from mmengine.model import BaseTTAModel
 from mmengine.registry import MODELS
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..chips import chip_grid, grid_keep, min_overlap, normalize_ranges, scaled_image_size
+from ..chips import (
+    box_sizes,
+    chip_grid,
+    grid_keep,
+    min_overlap,
+    normalize_ranges,
+    range_mask,
+    scaled_image_size,
+)
 from ..datasets.pyramid import cut_scaled_window
 from .mergers import build_merger, check_detections
 
@@ -37,9 +46,9 @@ DEFAULT_CHIP_CFG = dict(chip_size=1024, overlap=None, batch_size=4, border_tol=2
 def level_range_mask(bboxes: Tensor, lo_hi: Sequence[float]) -> Tensor:
     """Which detections a pyramid level keeps: ``lo < sqrt(w * h) <= hi``.
 
-    The reference's test-time convention (``(lo, hi]``; training uses ``[lo, hi)``).
-    Same numbers as ``mmsniper.chips.valid_range_mask(..., inclusive='right')``, in
-    torch on the boxes' device.
+    The reference's test-time convention (``(lo, hi]``; training uses ``[lo, hi)``):
+    the chip engine's :func:`~mmsniper.chips.range_mask` with ``inclusive='right'`` on
+    :func:`~mmsniper.chips.box_sizes`, in torch on the boxes' device.
 
     Args:
         bboxes (Tensor[N, 4] float): ``(x1, y1, x2, y2)`` in ORIGINAL pixels.
@@ -53,9 +62,7 @@ def level_range_mask(bboxes: Tensor, lo_hi: Sequence[float]) -> Tensor:
         raise ValueError(f'bboxes: expected a Tensor of shape (N, 4), got '
                          f'{getattr(bboxes, "shape", type(bboxes).__name__)}')
     (lo, hi), = normalize_ranges([tuple(lo_hi)])
-    wh = (bboxes[:, 2:] - bboxes[:, :2]).clamp(min=0)
-    size = (wh[:, 0] * wh[:, 1]).sqrt()
-    return (size > lo) & (size <= hi)
+    return range_mask(box_sizes(bboxes), lo, hi, 'right')
 
 
 def _as_sample_list(x: Any) -> list:
@@ -68,9 +75,12 @@ class SniperTTAModel(BaseTTAModel):
 
     Registered in mmengine's root ``MODELS`` (as MMDetection's ``DetTTAModel``), so
     runners of any default scope (``'mmdet'`` included) find it. Pair it with a
-    ``tta_pipeline`` of ``TestTimeAug`` over ``PyramidResize(scale=..., level=i)``
-    (optionally times ``RandomFlip``) whose ``PackDetInputs`` keeps
-    ``PYRAMID_META_KEYS``.
+    ``tta_pipeline`` of ``TestTimeAug`` over ``PyramidResize(scale=..., level=i,
+    test_range=...)`` (optionally times ``RandomFlip``) whose ``PackDetInputs`` keeps
+    ``PYRAMID_META_KEYS``: each view brings its level's test range (``pyramid_range``), so
+    the model holds no copy of the test settings (they are ``sniper.test_scales`` and
+    ``sniper.test_ranges``, which :class:`~mmsniper.engine.SniperRunner` writes into the
+    pipeline).
 
     Views that ``PyramidResize`` left ORIGINAL because the scaled image would exceed its
     ``max_pixels`` are run as a grid of overlapping chips (:meth:`predict_chips`):
@@ -82,25 +92,22 @@ class SniperTTAModel(BaseTTAModel):
 
     Args:
         module (dict | nn.Module): the detector (a config dict is built in ``MODELS``).
-        test_ranges (list[tuple]): one ``(lo, hi)`` per pyramid level, ORIGINAL pixels
-            of ``sqrt(w * h)``, ``-1`` open; a level keeps ``lo < size <= hi``.
-            Reference: ``[(-1, 90), (32, 180), (75, -1)]``.
         merger (dict | callable): a merger config for ``MERGERS`` (or a built one).
             Default: the reference Gaussian Soft-NMS (sigma 0.55, drop below 0.001).
         max_per_img (int): detections kept per image after merging. Default 200.
         chip_cfg (dict, optional): chip grid settings, see :data:`DEFAULT_CHIP_CFG`:
             ``chip_size`` (scaled pixels), ``overlap`` (scaled pixels; None: the least
-            that keeps the level's largest in-range object, ``min_overlap(hi * s)``,
+            that keeps the level's largest in-range object, ``min_overlap(hi * s)`` with
+            ``hi`` the view's ``pyramid_range``,
             which needs a finite ``hi``), ``batch_size`` (chips per forward pass),
             ``border_tol`` (scaled pixels within which a box touches a chip side).
         data_preprocessor (dict | nn.Module, optional): see ``BaseTTAModel``.
     """
 
-    def __init__(self, module: Union[dict, torch.nn.Module], test_ranges: Sequence[Any],
+    def __init__(self, module: Union[dict, torch.nn.Module],
                  merger: Union[dict, Callable, None] = None, max_per_img: int = 200,
                  chip_cfg: dict | None = None, data_preprocessor: Any = None) -> None:
         super().__init__(module=module, data_preprocessor=data_preprocessor)
-        self.test_ranges = [tuple(r) for r in normalize_ranges(test_ranges).tolist()]
         if merger is None:
             merger = dict(type='SoftNMSMerger', method='gaussian', sigma=0.55, min_score=1e-3)
         self.merger = build_merger(merger)
@@ -163,7 +170,8 @@ class SniperTTAModel(BaseTTAModel):
             img (Tensor[C, H, W] | ndarray[H, W, C]): the ORIGINAL image as the view
                 holds it (flipped if the view is), any dtype the detector accepts.
             data_sample (DetDataSample): the view's sample; its metainfo needs
-                ``pyramid_scale`` and ``pyramid_level`` (from ``PyramidResize``).
+                ``pyramid_scale``, ``pyramid_level`` and ``pyramid_range`` (from
+                ``PyramidResize``).
 
         Returns:
             DetDataSample: ``data_sample`` with ``pred_instances`` (``bboxes``
@@ -171,7 +179,7 @@ class SniperTTAModel(BaseTTAModel):
             holding the whole-object detections, each once.
         """
         meta = data_sample.metainfo
-        for key in ('pyramid_scale', 'pyramid_level'):
+        for key in ('pyramid_scale', 'pyramid_level', 'pyramid_range'):
             if key not in meta:
                 raise KeyError(f'predict_chips: metainfo lacks {key!r}; make the view with '
                                'PyramidResize and keep PYRAMID_META_KEYS in PackDetInputs')
@@ -182,7 +190,8 @@ class SniperTTAModel(BaseTTAModel):
         sx, sy = sw / w, sh / h  # what PyramidResize's whole-image resize would use
         cfg = self.chip_cfg
         # 1. The grid over the scaled level, overlapping enough for the level's range.
-        overlap = self._overlap(int(meta['pyramid_level']), max(sx, sy))
+        overlap = self._overlap(int(meta['pyramid_level']), tuple(meta['pyramid_range']),
+                                max(sx, sy))
         grid = chip_grid((sw, sh), cfg['chip_size'], overlap)
         boxes, scores, labels, index = [], [], [], []
         for start in range(0, len(grid.windows), cfg['batch_size']):
@@ -198,7 +207,7 @@ class SniperTTAModel(BaseTTAModel):
             preds = self.module.test_step(dict(inputs=chips, data_samples=samples))
             for k, (pred, win) in enumerate(zip(preds, wins)):
                 inst = pred.pred_instances
-                b = inst.bboxes.tensor if hasattr(inst.bboxes, 'tensor') else inst.bboxes
+                b = get_box_tensor(inst.bboxes)
                 # CHIP -> SCALED pixels.
                 boxes.append(b + b.new_tensor(win[:2].tolist() * 2))
                 scores.append(inst.scores)
@@ -215,23 +224,20 @@ class SniperTTAModel(BaseTTAModel):
             bboxes=bboxes, scores=torch.cat(scores)[keep_t], labels=torch.cat(labels)[keep_t])
         return data_sample
 
-    def _overlap(self, level: int, s: float) -> int:
+    def _overlap(self, level: int, test_range: tuple, s: float) -> int:
         """Grid overlap of a level, scaled pixels: configured, or enough for its range."""
-        if level >= len(self.test_ranges):
-            raise ValueError(f'pyramid_level {level}: test_ranges has only '
-                             f'{len(self.test_ranges)} levels')
-        hi = self.test_ranges[level][1]
+        hi = float(test_range[1])
         cfg = self.chip_cfg
         need = None if math.isinf(hi) else min_overlap(hi * s, float(cfg['border_tol']))
         overlap = cfg['overlap'] if cfg['overlap'] is not None else need
         if overlap is None:
-            raise ValueError(f'level {level} is open-ended (test range {self.test_ranges[level]}'
+            raise ValueError(f'level {level} is open-ended (test range {test_range}'
                              ') and too large to process whole: set chip_cfg.overlap to the '
                              'largest object (scaled pixels) it must find, or raise '
                              'PyramidResize max_pixels')
         if need is not None and overlap < need:
             raise ValueError(f'chip_cfg.overlap={overlap} is below {need}, the least that '
-                             f'keeps objects up to {self.test_ranges[level][1]:g} original px '
+                             f'keeps objects up to {hi:g} original px '
                              f'whole at scale {s:.4g} (level {level})')
         if overlap >= cfg['chip_size']:
             raise ValueError(f'level {level} needs a chip overlap of {overlap} scaled px, '
@@ -247,7 +253,7 @@ class SniperTTAModel(BaseTTAModel):
         Args:
             data_samples_list (list[list[DetDataSample]]): per image, its views'
                 predictions, ``pred_instances`` in ORIGINAL pixels (of the flipped image
-                for flipped views), metainfo with ``pyramid_level``.
+                for flipped views), metainfo with ``pyramid_range``.
 
         Returns:
             list[DetDataSample]: per image, the first view's sample with
@@ -261,21 +267,19 @@ class SniperTTAModel(BaseTTAModel):
         boxes, scores, labels = [], [], []
         for view in views:
             meta = view.metainfo
-            level = meta.get('pyramid_level')
-            if level is None:
-                raise KeyError('SniperTTAModel: a view has no pyramid_level in its metainfo; '
-                               "use PyramidResize in tta_pipeline and keep 'pyramid_level' in "
-                               "PackDetInputs' meta_keys")
-            if not 0 <= level < len(self.test_ranges):
-                raise ValueError(f'pyramid_level {level}: test_ranges has '
-                                 f'{len(self.test_ranges)} levels')
+            lo_hi = meta.get('pyramid_range')
+            if lo_hi is None:
+                raise KeyError('SniperTTAModel: a view has no pyramid_range in its metainfo; '
+                               'make the views with PyramidResize(test_range=...) (SniperRunner '
+                               "fills it from sniper.test_ranges) and keep 'pyramid_range' in "
+                               "PackDetInputs' meta_keys (PYRAMID_META_KEYS)")
             pred = view.pred_instances
-            b = pred.bboxes.tensor if hasattr(pred.bboxes, 'tensor') else pred.bboxes
+            b = get_box_tensor(pred.bboxes)
             # 1. Undo the view's flip (boxes are already in ORIGINAL pixels).
             if meta.get('flip', False):
                 b = bbox_flip(b, meta['ori_shape'], meta['flip_direction'])
             # 2. Keep what the view's level is responsible for.
-            keep = level_range_mask(b, self.test_ranges[level])
+            keep = level_range_mask(b, lo_hi)
             boxes.append(b[keep])
             scores.append(pred.scores[keep])
             labels.append(pred.labels[keep])

@@ -57,11 +57,11 @@ def _dataset(root, ann_file='annotations/train.json', **kw):
 
 
 def test_negatives_need_a_proposal_file(scaleshapes_root, tmp_path):
-    with pytest.raises(ValueError, match='needs a proposal file'):
+    with pytest.raises(ValueError, match='train_dataloader.dataset.neg_chips_per_img = 2 needs '
+                                         'a proposal file'):
         _dataset(scaleshapes_root, neg_chips_per_img=2)
     with pytest.raises(FileNotFoundError, match=r'nope\.npz.*extract_proposals'):
-        _dataset(scaleshapes_root, neg_chips_per_img=2,
-                 negatives=dict(proposals=str(tmp_path / 'nope.npz')))
+        _dataset(scaleshapes_root, neg_chips_per_img=2, proposals=str(tmp_path / 'nope.npz'))
 
 
 def test_plan_draws_negative_chips_and_reports_unknown_ids(scaleshapes_root, tmp_path,
@@ -82,8 +82,8 @@ def test_plan_draws_negative_chips_and_reports_unknown_ids(scaleshapes_root, tmp
     ann['annotations'] = [a for a in ann['annotations'] if a['image_id'] != ids[0]]
     ann_file = str(tmp_path / 'train_one_empty.json')
     json.dump(ann, open(ann_file, 'w'))
-    ds = _dataset(scaleshapes_root, ann_file=ann_file, neg_chips_per_img=2,
-                  negatives=dict(proposals=f, min_proposals=10))
+    ds = _dataset(scaleshapes_root, ann_file=ann_file, neg_chips_per_img=2, proposals=f,
+                  neg_min_proposals=10)
     src = ds._negatives
     assert src.images_without == 1 and src.unknown_ids == 1
     plan = ds.plan_epoch(0, seed=0)

@@ -46,10 +46,11 @@ def test_plan_is_pure_and_covers_every_image_with_boxes(dataset):
     assert {t.index for t in a} == with_boxes
     st = dataset.last_plan_stats
     assert st['pos_chips'] == len(a) and st['neg_chips'] == 0 and st['pixel_ratio'] > 0
-    # tickets carry the range of their level
+    # tickets carry the range of their level, and what the transform needs besides
     for t in a:
-        lo, hi = dataset.train_ranges[t.chip.level]
+        lo, hi = dataset.settings.train_bounds[t.chip.level]
         assert t.valid_range == (lo, hi)
+        assert (t.min_size, t.min_visible) == (10.0, 0.5)
 
 
 @pytest.mark.parametrize('world', [1, 2, 3])
@@ -125,10 +126,15 @@ def test_sampler_needs_the_wrapper(scaleshapes_root, monkeypatch):
 
 
 def test_bad_settings_name_the_key(scaleshapes_root):
-    with pytest.raises(ValueError, match='one valid range per scale'):
+    with pytest.raises(ValueError, match=r'train_dataloader.dataset.train_ranges: expected one '
+                                         r'\(lo, hi\) per scale'):
         make_dataset(scaleshapes_root, train_ranges=[(-1, 80)])
-    with pytest.raises(ValueError, match='stride'):
+    with pytest.raises(ValueError, match='train_dataloader.dataset.stride'):
         make_dataset(scaleshapes_root, stride=0)
+    # what the sampler would refuse at its first __iter__ is refused here, at build time
+    with pytest.raises(ValueError, match=r'train_dataloader.dataset.stride: expected less than '
+                                         r'chip_size - 1 = 255, got 255'):
+        make_dataset(scaleshapes_root, stride=255)
 
 
 def test_getitem_runs_the_pipeline_with_the_ticket(scaleshapes_root):
@@ -139,7 +145,7 @@ def test_getitem_runs_the_pipeline_with_the_ticket(scaleshapes_root):
     from mmcv.transforms import Compose
     ds.dataset.pipeline = Compose([dict(type='LoadImageFromFile'),
                                    dict(type='LoadAnnotations', with_bbox=True),
-                                   dict(type='ChipGenerator'), dict(type='ScaleRangeFilter')])
+                                   dict(type='ChipGenerator')])
     t = ds.plan_epoch(0, 0)[0]
     r = ds[t]
     assert r['img'].shape == (256, 256, 3) and r['chip'] == t.chip.box

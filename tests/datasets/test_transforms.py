@@ -1,4 +1,4 @@
-"""ChipGenerator and ScaleRangeFilter on hand-made cases."""
+"""ChipGenerator on hand-made cases: the cut, and the one decision which boxes it trains on."""
 from __future__ import annotations
 
 import os.path as osp
@@ -10,7 +10,7 @@ import pytest
 from mmdet.structures.bbox import HorizontalBoxes
 
 from mmsniper.chips import Chip
-from mmsniper.datasets import ChipGenerator, ChipTicket, ScaleRangeFilter
+from mmsniper.datasets import ChipGenerator, ChipTicket
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -36,8 +36,10 @@ def results_for(img, boxes, labels=None, ignore=None, ticket=None) -> dict:
     return r
 
 
-def ticket(level, scale, box, valid_range=(0.0, np.inf), kind='pos', chip_size=512):
-    return ChipTicket(0, Chip(level, scale, box, kind), valid_range, chip_size)
+def ticket(level, scale, box, valid_range=(0.0, np.inf), kind='pos', chip_size=512,
+           min_size=10.0, min_visible=0.5):
+    return ChipTicket(0, Chip(level, scale, box, kind), valid_range, chip_size, min_size,
+                      min_visible)
 
 
 def test_chip_cut_maps_pixels_and_boxes_consistently():
@@ -82,12 +84,11 @@ def test_empty_chip_keeps_consistent_empty_arrays():
     img = gradient_image(300, 300)
     r = ChipGenerator().transform(results_for(img, np.zeros((0, 4)),
                                               ticket=ticket(0, 1.0, (0, 0, 300, 300))))
-    r = ScaleRangeFilter().transform(r)
     assert len(r['gt_bboxes']) == 0 and r['gt_bboxes_labels'].shape == (0,)
     assert r['gt_ignore_flags'].shape == (0,)
 
 
-def test_scale_range_filter_marks_out_of_range_and_slivers_ignored():
+def test_chip_generator_marks_out_of_range_and_slivers_ignored():
     img = gradient_image(600, 600)
     boxes = [[100, 100, 140, 140],    # sqrt area 40: in [0, 80)
              [200, 200, 400, 400],    # 200: out of range -> ignored, not deleted
@@ -96,36 +97,46 @@ def test_scale_range_filter_marks_out_of_range_and_slivers_ignored():
     ignore = np.array([False, False, False, True])
     t = ticket(0, 1.0, (50, 0, 562, 512), valid_range=(0.0, 80.0))
     r = ChipGenerator().transform(results_for(img, boxes, ignore=ignore, ticket=t))
-    r = ScaleRangeFilter().transform(r)
-    assert 'chip_gt_original' not in r
+    assert not [k for k in r if k.startswith('chip_gt')]     # no private hand-over key
     assert r['gt_bboxes_labels'].tolist() == [0, 1, 2, 3]
     assert r['gt_ignore_flags'].tolist() == [False, True, True, True]
+    # the ticket's min_visible and min_size are the ones applied
+    loose = ticket(0, 1.0, (50, 0, 562, 512), valid_range=(0.0, 80.0), min_size=1,
+                   min_visible=0.0)
+    r = ChipGenerator().transform(results_for(img, boxes, ignore=ignore, ticket=loose))
+    assert r['gt_ignore_flags'].tolist() == [False, True, False, True]
+    strict = ticket(0, 1.0, (50, 0, 562, 512), valid_range=(0.0, 80.0), min_size=41)
+    r = ChipGenerator().transform(results_for(img, boxes, ignore=ignore, ticket=strict))
+    assert r['gt_ignore_flags'].tolist() == [True, True, True, True]
 
 
 def test_negative_chip_ignores_everything():
     img = gradient_image(300, 300)
     t = ticket(1, 1.0, (0, 0, 300, 300), kind='neg')
-    r = ScaleRangeFilter().transform(ChipGenerator().transform(
-        results_for(img, [[10, 10, 60, 60], [100, 100, 150, 150]], ticket=t)))
+    r = ChipGenerator().transform(
+        results_for(img, [[10, 10, 60, 60], [100, 100, 150, 150]], ticket=t))
     assert r['gt_ignore_flags'].all() and len(r['gt_ignore_flags']) == 2
 
 
-def test_range_override_and_missing_chip_errors():
+def test_missing_chip_and_old_scale_range_filter_are_clear_errors():
+    from mmdet.registry import TRANSFORMS
+
     img = gradient_image(300, 300)
-    t = ticket(0, 1.0, (0, 0, 300, 300), valid_range=(0.0, 80.0))
-    r = ChipGenerator().transform(results_for(img, [[10, 10, 110, 110]], ticket=t))
-    r = ScaleRangeFilter(valid_ranges=[(90, -1)]).transform(r)
-    assert r['gt_ignore_flags'].tolist() == [False]   # 100 in [90, inf)
-    with pytest.raises(KeyError, match='ChipGenerator'):
-        ScaleRangeFilter().transform(results_for(img, [[0, 0, 5, 5]]))
     with pytest.raises(KeyError, match='ChipSampler'):
         ChipGenerator().transform(results_for(img, [[0, 0, 5, 5]]))
+    # an old pipeline's ScaleRangeFilter stops with what to do instead
+    with pytest.raises(ValueError, match='ChipGenerator marks'):
+        TRANSFORMS.build(dict(type='ScaleRangeFilter', min_size=10))
+    # simple-mode settings are checked by the same rules as the `sniper` block
+    with pytest.raises(ValueError, match=r'ChipGenerator.stride: expected less than '
+                                         r'chip_size - 1 = 63'):
+        ChipGenerator(chip_size=64, stride=63)
 
 
 def test_simple_mode_draws_one_of_the_images_chips():
     img = gradient_image(640, 480)
     gen = ChipGenerator(scales=[(1400, 2000), (800, 1280), (-1, 512)],
-                        valid_ranges=[(-1, 80), (32, 150), (120, -1)])
+                        train_ranges=[(-1, 80), (32, 150), (120, -1)])
     for _ in range(5):
         r = gen.transform(results_for(img, [[100, 100, 130, 130], [300, 200, 500, 400]]))
         assert r['img'].shape == (512, 512, 3)
@@ -137,6 +148,22 @@ def test_simple_mode_draws_one_of_the_images_chips():
     assert r['img'].shape == (512, 512, 3) and len(r['gt_bboxes']) == 0
 
 
+def test_simple_mode_draws_follow_the_seed_mmengine_sets():
+    """mmengine seeds NumPy's global generator from randomness.seed (main process and each
+    worker); simple mode derives its draws from it: same seed, same chips."""
+    img = gradient_image(640, 480)
+    boxes = [[x, y, x + 30, y + 30] for x in range(20, 600, 90) for y in (40, 250, 400)]
+
+    def draws(seed):
+        np.random.seed(seed)
+        gen = ChipGenerator(scales=[2.0, 1.0], train_ranges=[(-1, 80), (20, -1)],
+                            chip_size=128, stride=16)
+        return [gen.transform(results_for(img, boxes))['chip'] for _ in range(8)]
+
+    assert draws(1) == draws(1)
+    assert draws(1) != draws(2)
+
+
 def test_full_pipeline_with_flip_and_pack():
     from mmcv.transforms import Compose
     from mmengine.registry import init_default_scope
@@ -144,8 +171,7 @@ def test_full_pipeline_with_flip_and_pack():
     import mmsniper  # noqa: F401
     init_default_scope('mmdet')
     from mmsniper.datasets import SNIPER_META_KEYS
-    pipe = Compose([dict(type='ChipGenerator'), dict(type='ScaleRangeFilter'),
-                    dict(type='RandomFlip', prob=1.0),
+    pipe = Compose([dict(type='ChipGenerator'), dict(type='RandomFlip', prob=1.0),
                     dict(type='PackDetInputs', meta_keys=SNIPER_META_KEYS)])
     img = gradient_image(300, 300)
     t = ticket(0, 1.0, (0, 0, 300, 300), valid_range=(0.0, 80.0))

@@ -72,15 +72,17 @@ def canvas(h, w, objects):
 
 
 def pyramid(levels, flip=False):
-    """TTA pipeline over arrays: ``levels`` = [(scale, max_pixels), ...]."""
+    """TTA pipeline over arrays: ``levels`` = [(scale, max_pixels[, test_range]), ...]
+    (test range default: open at both ends)."""
     init_default_scope('mmdet')
     flips = ([dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)] if flip
              else [dict(type='RandomFlip', prob=0.)])
     return Compose([
         dict(type='mmdet.LoadImageFromNDArray'),
         dict(type='TestTimeAug', transforms=[
-            [dict(type='PyramidResize', scale=s, level=i, max_pixels=mp)
-             for i, (s, mp) in enumerate(levels)],
+            [dict(type='PyramidResize', scale=lv[0], level=i, max_pixels=lv[1],
+                  test_range=lv[2] if len(lv) > 2 else (-1, -1))
+             for i, lv in enumerate(levels)],
             flips,
             [dict(type='PackDetInputs', meta_keys=PYRAMID_META_KEYS)]])])
 
@@ -117,8 +119,10 @@ def test_level_range_mask_is_left_open_right_closed():
         assert level_range_mask(boxes, lo_hi).numpy().tolist() == ref.tolist()
 
 
-def view(level, boxes, scores, labels, flip=False, shape=(200, 300)):
-    s = DetDataSample(metainfo=dict(pyramid_level=level, flip=flip,
+def view(level, boxes, scores, labels, flip=False, shape=(200, 300), test_range=(-1, -1)):
+    lo, hi = (float(v) if v != -1 else (0.0 if k == 0 else float('inf'))
+              for k, v in enumerate(test_range))
+    s = DetDataSample(metainfo=dict(pyramid_level=level, pyramid_range=(lo, hi), flip=flip,
                                     flip_direction='horizontal' if flip else None,
                                     ori_shape=shape, img_id=0))
     s.pred_instances = InstanceData(bboxes=torch.tensor(boxes, dtype=torch.float32),
@@ -128,11 +132,13 @@ def view(level, boxes, scores, labels, flip=False, shape=(200, 300)):
 
 
 def test_merge_keeps_each_levels_range_then_merges():
-    model = SniperTTAModel(module=BlobDetector(), test_ranges=[(-1, 90), (75, -1)],
+    model = SniperTTAModel(module=BlobDetector(),
                            merger=dict(type='NMSMerger', iou_threshold=0.5))
     big, small = [10., 10., 110., 110.], [150., 20., 170., 40.]  # sizes 100 and 20
-    finest = view(0, [big, small], [0.9, 0.8], [1, 2])
-    coarse = view(1, [big, small, [11., 10., 111., 110.]], [0.7, 0.95, 0.6], [1, 2, 1])
+    # each view brings its level's test range (PyramidResize's pyramid_range)
+    finest = view(0, [big, small], [0.9, 0.8], [1, 2], test_range=(-1, 90))
+    coarse = view(1, [big, small, [11., 10., 111., 110.]], [0.7, 0.95, 0.6], [1, 2, 1],
+                  test_range=(75, -1))
     out = model.merge_preds([[finest, coarse]])[0]
     p = out.pred_instances
     # big from the coarse level only (its 0.7 beats its near copy 0.6), small from the
@@ -142,8 +148,8 @@ def test_merge_keeps_each_levels_range_then_merges():
 
 
 def test_merge_unflips_and_caps_max_per_img():
-    model = SniperTTAModel(module=BlobDetector(), test_ranges=[(-1, -1)],
-                           merger=dict(type='NMSMerger'), max_per_img=2)
+    model = SniperTTAModel(module=BlobDetector(), merger=dict(type='NMSMerger'),
+                           max_per_img=2)
     # Width 300: a flipped view's [250, 10, 290, 50] is [10, 10, 50, 50] in the original.
     flipped = view(0, [[250., 10., 290., 50.], [0., 100., 30., 130.]], [0.9, 0.2], [0, 0],
                    flip=True)
@@ -153,24 +159,23 @@ def test_merge_unflips_and_caps_max_per_img():
     assert p.scores.tolist() == pytest.approx([0.9, 0.5])
 
 
-def test_merge_needs_pyramid_level():
-    model = SniperTTAModel(module=BlobDetector(), test_ranges=[(-1, -1)])
+def test_merge_needs_the_views_test_range():
+    model = SniperTTAModel(module=BlobDetector())
     s = view(0, [[0., 0., 5., 5.]], [0.5], [0])
-    s.set_metainfo(dict(pyramid_level=3))
-    with pytest.raises(ValueError, match='pyramid_level 3'):
-        model.merge_preds([[s]])
-    bare = DetDataSample(metainfo=dict(ori_shape=(10, 10)))
+    bare = DetDataSample(metainfo=dict(ori_shape=(10, 10), pyramid_level=0))
     bare.pred_instances = s.pred_instances
-    with pytest.raises(KeyError, match='PyramidResize'):
+    with pytest.raises(KeyError, match=r'pyramid_range.*PyramidResize\(test_range'):
         model.merge_preds([[bare]])
+    # the model holds no test ranges of its own: they are sniper.test_ranges
+    with pytest.raises(TypeError, match='test_ranges'):
+        SniperTTAModel(module=BlobDetector(), test_ranges=[(-1, -1)])
 
 
 def test_pipeline_views_to_original_pixels_with_flips():
     det = BlobDetector()
-    model = SniperTTAModel(module=det, test_ranges=[(-1, 60), (40, -1)],
-                           merger=dict(type='NMSMerger'))
+    model = SniperTTAModel(module=det, merger=dict(type='NMSMerger'))
     objects = [(20, 30, 50, 70, 1, 0.9), (100, 20, 190, 110, 2, 0.8)]  # sizes 34.6, 90
-    out = run(model, pyramid([(2.0, None), (0.5, None)], flip=True),
+    out = run(model, pyramid([(2.0, None, (-1, 60)), (0.5, None, (40, -1))], flip=True),
               [canvas(150, 200, objects)])
     assert len(out) == 1 and isinstance(out[0], DetDataSample)
     # Four views (2 levels x flip); each object from its own level, flips undone, exact
@@ -198,7 +203,6 @@ def test_tta_model_config_names_a_project_merger():
 
     init_default_scope('mmdet')
     model = MODELS.build(dict(type='SniperTTAModel', module=BlobDetector(),
-                              test_ranges=[(-1, -1)],
                               merger=dict(type='_TestRecordingMerger', tag='x', _scope_='mmdet')))
     assert isinstance(model, SniperTTAModel)
     run(model, pyramid([(1.0, None)]), [canvas(40, 50, [(5, 5, 15, 15, 0, 0.5)])])
@@ -254,13 +258,14 @@ OBJECTS = [
 
 
 def chip_model(det, **chip_cfg):
-    return SniperTTAModel(module=det, test_ranges=[(-1, 40)], merger=dict(type='NMSMerger'),
+    return SniperTTAModel(module=det, merger=dict(type='NMSMerger'),
                           chip_cfg=dict(chip_size=128, batch_size=4, **chip_cfg))
 
 
 def test_object_straddling_chips_found_once_and_fragments_dropped():
     det = BlobDetector()
-    out = run(chip_model(det), pyramid([(1.0, 300 * 400 - 1)]), [canvas(300, 400, OBJECTS)])
+    out = run(chip_model(det), pyramid([(1.0, 300 * 400 - 1, (-1, 40))]),
+              [canvas(300, 400, OBJECTS)])
     assert rows(out[0]) == [((80, 50, 110, 80), 1), ((120, 150, 150, 175), 2)]
     # The memory path was used: 20 chips of at most 128 x 128, 4 per forward pass, and
     # the raw chip detections did hold the duplicates and fragments dropped above.
@@ -279,14 +284,12 @@ def test_chip_path_equals_whole_image_path_when_upscaling():
     objects = [(30, 40, 45, 52, 1, 0.9), (60, 61, 75, 80, 2, 0.6), (98, 10, 112, 22, 1, 0.5),
                (140, 90, 155, 101, 0, 0.4)]
     img = canvas(120, 160, objects)
-    ranges = [(-1, 20)]
-    whole = SniperTTAModel(module=BlobDetector(), test_ranges=ranges,
-                           merger=dict(type='NMSMerger'))
+    whole = SniperTTAModel(module=BlobDetector(), merger=dict(type='NMSMerger'))
     det = BlobDetector()
-    chips = SniperTTAModel(module=det, test_ranges=ranges, merger=dict(type='NMSMerger'),
+    chips = SniperTTAModel(module=det, merger=dict(type='NMSMerger'),
                            chip_cfg=dict(chip_size=96, batch_size=3))
-    a = run(whole, pyramid([(2.0, None)]), [img])[0].pred_instances
-    b = run(chips, pyramid([(2.0, 10_000)]), [img])[0].pred_instances
+    a = run(whole, pyramid([(2.0, None, (-1, 20))]), [img])[0].pred_instances
+    b = run(chips, pyramid([(2.0, 10_000, (-1, 20))]), [img])[0].pred_instances
     assert max(max(s) for s in det.seen) == 96 and len(det.seen) > 4
     assert len(a) == len(b) == 4
     oa, ob = torch.argsort(a.bboxes[:, 0]), torch.argsort(b.bboxes[:, 0])
@@ -296,9 +299,9 @@ def test_chip_path_equals_whole_image_path_when_upscaling():
 
 def test_chip_path_with_flip_and_a_whole_level():
     det = BlobDetector()
-    model = SniperTTAModel(module=det, test_ranges=[(-1, 40), (30, -1)],
-                           merger=dict(type='NMSMerger'), chip_cfg=dict(chip_size=128))
-    out = run(model, pyramid([(1.0, 300 * 400 - 1), (0.5, None)], flip=True),
+    model = SniperTTAModel(module=det, merger=dict(type='NMSMerger'),
+                           chip_cfg=dict(chip_size=128))
+    out = run(model, pyramid([(1.0, 300 * 400 - 1, (-1, 40)), (0.5, None, (30, -1))], flip=True),
               [canvas(300, 400, OBJECTS)])
     got = rows(out[0])
     assert got[:2] == [((80, 50, 110, 80), 1), ((120, 150, 150, 175), 2)]
@@ -311,7 +314,7 @@ def test_batch_mixing_whole_and_chip_views():
     # max_pixels 100k: the 400 x 300 image is cut into chips, the 200 x 150 one is not.
     det = BlobDetector()
     small_objects = [(20, 30, 50, 60, 1, 0.9), (120, 100, 150, 130, 2, 0.5)]
-    out = run(chip_model(det), pyramid([(1.0, 100_000)]),
+    out = run(chip_model(det), pyramid([(1.0, 100_000, (-1, 40))]),
               [canvas(300, 400, OBJECTS), canvas(150, 200, small_objects)])
     assert rows(out[0]) == [((80, 50, 110, 80), 1), ((120, 150, 150, 175), 2)]
     assert rows(out[1]) == [((20, 30, 50, 60), 1), ((120, 100, 150, 130), 2)]
@@ -320,16 +323,15 @@ def test_batch_mixing_whole_and_chip_views():
 
 def test_chip_overlap_settings_are_checked():
     img = [canvas(300, 400, OBJECTS)]
-    open_ended = SniperTTAModel(module=BlobDetector(), test_ranges=[(75, -1)],
-                                chip_cfg=dict(chip_size=128))
+    open_ended = SniperTTAModel(module=BlobDetector(), chip_cfg=dict(chip_size=128))
     with pytest.raises(ValueError, match='open-ended'):
-        run(open_ended, pyramid([(1.0, 1000)]), img)
+        run(open_ended, pyramid([(1.0, 1000, (75, -1))]), img)
     with pytest.raises(ValueError, match='below 45'):
-        run(chip_model(BlobDetector(), overlap=30), pyramid([(1.0, 1000)]), img)
-    with pytest.raises(ValueError, match='chip_size'):
-        run(chip_model(BlobDetector()), pyramid([(4.0, 1000)]), img)  # needs 165 >= 128
+        run(chip_model(BlobDetector(), overlap=30), pyramid([(1.0, 1000, (-1, 40))]), img)
+    with pytest.raises(ValueError, match='chip_size'):  # needs 165 >= 128
+        run(chip_model(BlobDetector()), pyramid([(4.0, 1000, (-1, 40))]), img)
     with pytest.raises(ValueError, match='unknown keys'):
-        SniperTTAModel(module=BlobDetector(), test_ranges=[(-1, -1)], chip_cfg=dict(size=3))
+        SniperTTAModel(module=BlobDetector(), chip_cfg=dict(size=3))
 
 
 # -- a real detector ---------------------------------------------------------------------------
@@ -348,13 +350,14 @@ def tiny_detector():
 
 def test_end_to_end_random_faster_rcnn(tiny_detector):
     ranges = [(-1, 20), (16, -1)]  # overlap 25: 2 x 2 chips of 64 at level 0
-    model = MODELS.build(dict(type='SniperTTAModel', module=tiny_detector, test_ranges=ranges,
+    model = MODELS.build(dict(type='SniperTTAModel', module=tiny_detector,
                               merger=dict(type='SoftNMSMerger', sigma=0.55), max_per_img=30,
                               chip_cfg=dict(chip_size=64, batch_size=4)))
     rng = np.random.default_rng(0)
     img = (rng.random((72, 96, 3)) * 255).astype(np.uint8)
     # Level 0 at scale 1 as a chip grid (96 x 72 > 5000 px), level 1 whole at 0.5.
-    out = run(model, pyramid([(1.0, 5000), (0.5, None)]), [img, img[:, ::-1].copy()])
+    out = run(model, pyramid([(1.0, 5000, ranges[0]), (0.5, None, ranges[1])]),
+              [img, img[:, ::-1].copy()])
     assert len(out) == 2
     for sample in out:
         assert isinstance(sample, DetDataSample) and sample.metainfo['ori_shape'] == (72, 96)
@@ -375,8 +378,7 @@ def test_infer_writes_per_image_results_coco_json_and_pictures_and_resumes(tmp_p
 
     pipeline = [dict(type='LoadImageFromFile'), pyramid([(1.0, None)]).transforms[1]]
     detector = BlobDetector()
-    model = InferenceModel(SniperTTAModel(module=detector, test_ranges=[(-1, -1)],
-                                          merger=dict(type='NMSMerger')),
+    model = InferenceModel(SniperTTAModel(module=detector, merger=dict(type='NMSMerger')),
                            pipeline, ('a', 'b', 'c'), None)
     files = []
     for i, objs in enumerate([[(10, 20, 40, 30, 1, 0.9), (50, 5, 60, 15, 2, 0.2)], []]):
@@ -483,15 +485,13 @@ def test_pyramid_beats_single_scale_on_tiny_and_huge_objects(tmp_path):
     for s in images:
         assert s.any()
     # Single scale: the detector once, on the image as it is (one level, no range).
-    single = SniperTTAModel(module=BandDetector(), test_ranges=[(-1, -1)],
-                            merger=dict(type='NMSMerger'))
+    single = SniperTTAModel(module=BandDetector(), merger=dict(type='NMSMerger'))
     ss = coco_ap(tmp_path, coco, run(single, pyramid([(1.0, None)]), images))
     # The pyramid: x3 brings tiny objects into the band, x0.3 the huge ones; each level
     # keeps only what is in its band (ORIGINAL pixels: 20/3 .. 140/3, 20 .. 140, 67 .. 467).
     det = BandDetector()
-    pyr = SniperTTAModel(module=det, test_ranges=[(-1, 40), (20, 140), (67, -1)],
-                         merger=dict(type='NMSMerger', iou_threshold=0.5))
-    levels = pyramid([(3.0, None), (1.0, None), (0.3, None)])
+    pyr = SniperTTAModel(module=det, merger=dict(type='NMSMerger', iou_threshold=0.5))
+    levels = pyramid([(3.0, None, (-1, 40)), (1.0, None, (20, 140)), (0.3, None, (67, -1))])
     ranged = run(pyr, levels, images)
     py = coco_ap(tmp_path, coco, ranged)
     # The detector saw the three levels of every image: 1920 x 1440, 640 x 480, 192 x 144.
@@ -502,7 +502,7 @@ def test_pyramid_beats_single_scale_on_tiny_and_huge_objects(tmp_path):
     assert py['mAP'] > ss['mAP'] + 40
     # Without the ranges more of the mislocalised copies from the wrong levels stay (they
     # overlap the right boxes by IoU 0.25, below NMS's 0.5) as false positives.
-    open_ranges = SniperTTAModel(module=BandDetector(), test_ranges=[(-1, -1)] * 3,
+    open_ranges = SniperTTAModel(module=BandDetector(),
                                  merger=dict(type='NMSMerger', iou_threshold=0.5))
-    out = run(open_ranges, levels, images)
+    out = run(open_ranges, pyramid([(3.0, None), (1.0, None), (0.3, None)]), images)
     assert sum(len(s.pred_instances) for s in out) > sum(len(s.pred_instances) for s in ranged)

@@ -37,8 +37,6 @@ import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'scaleshapes', 'faster_r18_scaleshapes.py')
-TEST_SCALES = [(1400, 2000), (800, 1280), (480, 512)]
-TEST_RANGES = [(-1, 90), (32, 180), (75, -1)]
 
 
 def _rss_mb() -> float:
@@ -72,15 +70,22 @@ def _big_image(side: int):
 
 
 def _pipeline(scales, max_pixels):
+    """The test pyramid over ``scales`` with the reference test ranges (one per scale)."""
     from mmengine.dataset import Compose
 
+    from mmsniper.chips import SniperSettings
     from mmsniper.datasets import PYRAMID_META_KEYS
+
+    ranges = SniperSettings().test_ranges  # the reference's
+    if len(scales) != len(ranges):
+        raise ValueError(f'expected {len(ranges)} scales (one per reference test range), '
+                         f'got {list(scales)}')
 
     return Compose([
         dict(type='mmdet.LoadImageFromNDArray'),
         dict(type='TestTimeAug', transforms=[
-            [dict(type='PyramidResize', scale=s, level=i, max_pixels=max_pixels)
-             for i, s in enumerate(scales)],
+            [dict(type='PyramidResize', scale=s, level=i, test_range=r, max_pixels=max_pixels)
+             for i, (s, r) in enumerate(zip(scales, ranges))],
             [dict(type='RandomFlip', prob=0.)],
             [dict(type='PackDetInputs', meta_keys=PYRAMID_META_KEYS)]])])
 
@@ -95,6 +100,7 @@ def run_arm(args) -> dict:
     from mmengine.runner import load_checkpoint
 
     import mmsniper  # noqa: F401
+    from mmsniper.chips import SniperSettings
 
     torch.set_num_threads(args.threads)
     MMLogger.get_instance('benchmark_inference', log_level='WARNING')  # quiet init logs
@@ -123,13 +129,12 @@ def run_arm(args) -> dict:
         return out
 
     det.test_step = timed
-    ranges = cfg.get('tta_model', {}).get('test_ranges', TEST_RANGES)
     if args.arm == 'dettta':
         model = MODELS.build(dict(type='DetTTAModel', module=det, tta_cfg=ConfigDict(
             nms=dict(type='nms', iou_threshold=0.5), max_per_img=200)))
     else:
         model = MODELS.build(dict(
-            type='SniperTTAModel', module=det, test_ranges=ranges, max_per_img=200,
+            type='SniperTTAModel', module=det, max_per_img=200,
             merger=dict(type='SoftNMSMerger', method='gaussian', sigma=0.55, min_score=1e-3),
             chip_cfg=dict(chip_size=args.chip_size, batch_size=args.chip_batch)))
     model.to(args.device).eval()
@@ -148,7 +153,7 @@ def run_arm(args) -> dict:
         warmup = 0
     else:
         images = _images(args.images + 1)
-        pipeline = _pipeline(TEST_SCALES, None)
+        pipeline = _pipeline(SniperSettings().test_scales, None)
         warmup = 1  # first image: one-off kernel set-up, not timed
     rss_before = _rss_mb()
     if args.device.startswith('cuda'):
