@@ -13,10 +13,11 @@ import sys
 
 import pytest
 
-from mmsniper.apis import demo as demo_mod
-from mmsniper.apis import experiment as exp
-
 from conftest import FAST, REPO
+
+sys.path.insert(0, osp.join(REPO, 'tools'))
+from scaleshapes_runs import demo as demo_mod  # noqa: E402  (tools/, not the library)
+from scaleshapes_runs import experiment as exp  # noqa: E402
 
 METRIC_NAMES = {'AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'}
 

@@ -7,7 +7,7 @@ import _bootstrap  # noqa: F401  (checkout first on sys.path)
 
 def main() -> None:
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
-    from mmsniper.apis.demo import DEFAULT_ITERS, DEFAULT_RPN_ITERS, run_demo
+    from scaleshapes_runs.demo import DEFAULT_ITERS, DEFAULT_RPN_ITERS, run_demo
 
     p = argparse.ArgumentParser(
         description='The mmsniper demo: generate the ScaleShapes data set if missing '

@@ -10,7 +10,7 @@ import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 def main() -> None:
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
-    from mmsniper.apis.experiment import ARMS, results_markdown, run_experiment
+    from scaleshapes_runs.experiment import ARMS, results_markdown, run_experiment
 
     p = argparse.ArgumentParser(
         description='Train the same light Faster R-CNN single-scale, on the full three-scale '

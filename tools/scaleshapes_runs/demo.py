@@ -21,7 +21,7 @@ import os.path as osp
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from .experiment import (
+from .experiment import (  # this folder: tools/scaleshapes_runs/
     _read_json,
     _write_json,
     ensure_data,
