@@ -32,23 +32,31 @@ class ChipSamplerHook(Hook):
 
     mmengine builds the train dataloader (and, for iteration-based loops, starts
     iterating it) BEFORE it loads a checkpoint, so the sampler first sees a fresh run's
-    seed. At ``before_train`` (after resume) this hook:
+    seed. After resume this hook:
 
-    1. sets the sampler's seed to the runner's (a resumed run takes its checkpoint's
-       seed), so every epoch's chips are those of the uninterrupted run;
-    2. for an ``IterBasedTrainLoop`` resumed at iteration ``i``, replays the epoch plans
-       (annotations only) to find where this rank's shard stood after ``i`` batches, and
-       answers the loop's ``i`` skip steps without loading any image (mmengine would load
-       and discard ``i`` batches). Set ``fast_forward=False`` to keep mmengine's way.
+    1. at ``before_train``, sets the sampler's seed to the runner's (a resumed run takes
+       its checkpoint's seed), so every epoch's chips are those of the uninterrupted run;
+    2. at ``before_train_epoch``, for an ``IterBasedTrainLoop`` resumed at iteration
+       ``i``, replays the epoch plans (annotations only) to find where this rank's shard
+       stood after ``i`` batches, and answers the loop's ``i`` skip steps without loading
+       any image (mmengine would load and discard ``i`` batches). Set
+       ``fast_forward=False`` to keep mmengine's way.
+
+    Priority ``LOW``: step 2 must come after ``DistSamplerSeedHook`` (``NORMAL``), whose
+    ``before_train_epoch`` calls ``sampler.set_epoch(runner.epoch)``. An iteration-based
+    loop's ``runner.epoch`` is always 0, so that call takes a sampler resumed in a later
+    epoch back to epoch 0, chip 0; with ``num_workers=0`` the loader reads the sampler
+    only after it, and the resumed run trained on epoch 0's chips again.
 
     Args:
         fast_forward (bool): see 2. Default True.
     """
 
-    priority = 'VERY_HIGH'
+    priority = 'LOW'
 
     def __init__(self, fast_forward: bool = True) -> None:
         self.fast_forward = fast_forward
+        self._reseeded = False
 
     @staticmethod
     def _sampler(runner):
@@ -60,11 +68,16 @@ class ChipSamplerHook(Hook):
         sampler = self._sampler(runner)
         if sampler is None:
             return
-        loop = runner.train_loop
-        reseeded = sampler.seed != runner.seed
+        self._reseeded = sampler.seed != runner.seed
         sampler.set_seed(runner.seed)
-        if not isinstance(loop, IterBasedTrainLoop):
+
+    def before_train_epoch(self, runner) -> None:
+        sampler = self._sampler(runner)
+        loop = runner.train_loop
+        # an iteration-based loop has one "epoch": this runs once, after resume
+        if sampler is None or not isinstance(loop, IterBasedTrainLoop):
             return
+        reseeded, self._reseeded = self._reseeded, False
         start_iter = loop.iter
         if start_iter == 0 and not reseeded:
             return
@@ -75,8 +88,8 @@ class ChipSamplerHook(Hook):
             print_log(f'ChipSamplerHook: resuming at iteration {start_iter}: epoch {epoch} '
                       f'of the chip plan, chip {offset} of this rank\'s shard (no images '
                       'loaded to get there)', logger='current')
-        elif start_iter > 0:
-            return  # mmengine skips by loading batches; the seed is already right
+        elif start_iter > 0 and not reseeded:
+            return  # mmengine skips by loading batches from its iterator, already right
         # Restart the loop's iterator with the right seed (and position).
         sampler.set_epoch(epoch)
         sampler.start = offset
