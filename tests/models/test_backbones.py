@@ -31,7 +31,8 @@ def test_every_torchvision_key_has_an_mmdet_layer(imagenet_state_dict):
     # Spot checks across the mapping: stem, an expand block's depthwise conv, a BN, the head conv.
     assert torch.equal(model.conv1.conv.weight, sd['features.0.0.weight'])
     assert torch.equal(model.layer3[1].depthwise_conv.conv.weight, sd['features.5.conv.1.0.weight'])
-    assert torch.equal(model.layer1[0].linear_conv.bn.running_var, sd['features.1.conv.2.running_var'])
+    assert torch.equal(model.layer1[0].linear_conv.bn.running_var,
+                       sd['features.1.conv.2.running_var'])
     assert torch.equal(model.conv2.bn.bias, sd['features.18.1.bias'])
 
 
