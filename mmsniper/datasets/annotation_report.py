@@ -23,7 +23,8 @@ Where the counts come from:
 
 For every dataset type the wrapper leaves out of planning AND of the pipeline the boxes it
 cannot plan with: non-finite coordinates, zero or negative size, no overlap with the image
-(:class:`InstanceCheck`). ``CocoDataset`` itself keeps e.g. ``bbox = [10, 10, inf, 20]``.
+(:class:`InstanceCheck`, one vectorised pass); ``CocoDataset`` itself keeps e.g.
+``bbox = [10, 10, inf, 20]``.
 """
 from __future__ import annotations
 
@@ -45,32 +46,42 @@ STRICT_HINT = ('Fix or remove these annotations (tools/analysis_tools/check_data
 class InstanceCheck:
     """The wrapper's own check of the instances a dataset exposes (any dataset type).
 
-    :meth:`keep` is called once per image while ``SniperDataset.full_init`` reads the
-    annotations; ``dropped`` then maps image index -> keep mask for the images with a box
-    left out (``SniperDataset.__getitem__`` removes those boxes before the pipeline).
+    One vectorised pass over every image's boxes after ``SniperDataset.full_init`` read
+    them (:meth:`run`). ``dropped`` maps image index -> keep mask for the images with a box
+    left out (``SniperDataset.__getitem__`` removes those boxes before the pipeline);
+    ``audit`` counts them (ids ``img <img_id> box <index>``).
     """
 
     def __init__(self) -> None:
         self.audit = AnnotationAudit("the dataset's instances", box_id_word='')
         self.dropped: Dict[int, np.ndarray] = {}
 
-    def keep(self, idx: int, img_id: Any, boxes: np.ndarray, wh: Sequence[float]) -> np.ndarray:
-        """``ndarray[N] bool``: the boxes (``ndarray[N, 4]`` ORIGINAL ``x1, y1, x2, y2``) of
-        image ``idx`` (``wh``: its annotated ``(w, h)``) that chips can be planned with."""
-        self.audit.total_boxes += len(boxes)
-        self.audit.total_images += 1
-        if len(boxes) == 0:
-            return np.ones(0, bool)
+    @classmethod
+    def run(cls, boxes: Sequence[np.ndarray], sizes: np.ndarray,
+            img_ids: Sequence[Any]) -> InstanceCheck:
+        """Check ``boxes[i]`` (``ndarray[n_i, 4]`` ORIGINAL ``x1, y1, x2, y2``) of every
+        image ``i`` of annotated size ``sizes[i] = (w, h)``; keep what chips can be planned
+        with (finite, positive size, overlapping the image)."""
+        self = cls()
+        counts = np.asarray([len(b) for b in boxes], dtype=np.int64)
+        self.audit.total_boxes = int(counts.sum())
+        self.audit.total_images = len(boxes)
+        if not self.audit.total_boxes:
+            return self
+        b = np.concatenate([np.asarray(x, np.float64).reshape(-1, 4) for x in boxes])
+        image = np.repeat(np.arange(len(boxes)), counts)
         with np.errstate(invalid='ignore'):
-            xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-        codes = classify_boxes(xywh, np.broadcast_to(np.asarray(wh, np.float64), (len(boxes), 2)),
-                               min_side=0.0)
-        ok = codes == 0
-        if not ok.all():
-            self.dropped[idx] = ok
-            names = {int(k): f'img {img_id} box {k}' for k in np.flatnonzero(~ok)}
-            self.audit.add_codes(codes, names)
-        return ok
+            xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
+        codes = classify_boxes(xywh, np.asarray(sizes, np.float64)[image], min_side=0.0)
+        bad = np.flatnonzero(codes != 0)
+        if len(bad) == 0:
+            return self
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        names = {int(k): f'img {img_ids[image[k]]} box {k - starts[image[k]]}' for k in bad}
+        self.audit.add_codes(codes, names)
+        for i in np.unique(image[bad]).tolist():
+            self.dropped[i] = codes[starts[i]:starts[i + 1]] == 0
+        return self
 
 
 def coco_json(dataset: Any) -> Optional[str]:

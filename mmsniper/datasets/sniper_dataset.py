@@ -134,7 +134,6 @@ class SniperDataset:
         boxes: List[np.ndarray] = []
         crowd: List[np.ndarray] = []
         img_ids: List[Any] = []
-        check = InstanceCheck()  # boxes no chip can be planned with are left out
         for i in range(n):
             info = self.dataset.get_data_info(i)
             w, h = info.get('width'), info.get('height')
@@ -144,13 +143,15 @@ class SniperDataset:
                                  'width and height in the annotation file')
             sizes[i] = (w, h)
             inst = info.get('instances', [])
-            b = np.asarray([x['bbox'] for x in inst], dtype=np.float64).reshape(-1, 4)
-            keep = check.keep(i, info.get('img_id', i), b, (w, h))
-            counts[i] = int(keep.sum())
-            boxes.append(b[keep])
-            crowd.append(np.asarray([bool(x.get('ignore_flag', 0)) for x in inst],
-                                    dtype=bool).reshape(-1)[keep])
+            counts[i] = len(inst)
+            boxes.append(np.asarray([x['bbox'] for x in inst], dtype=np.float64).reshape(-1, 4))
+            crowd.append(np.asarray([bool(x.get('ignore_flag', 0)) for x in inst], dtype=bool))
             img_ids.append(info.get('img_id', i))
+        # boxes no chip can be planned with (e.g. an inf width CocoDataset keeps) are left
+        # out here and in __getitem__; one vectorised pass
+        check = InstanceCheck.run(boxes, sizes, img_ids)
+        for i, keep in check.dropped.items():
+            boxes[i], crowd[i], counts[i] = boxes[i][keep], crowd[i][keep], int(keep.sum())
         self._dropped_instances = check.dropped
         # once per build: what the annotation file holds against what is used, by kind
         self.annotation_audit = dataset_audit(self.dataset, img_ids, counts, check)
