@@ -1,7 +1,7 @@
 """The edge rule (mmsniper/chips/chip.py): every chip's box lies inside the image, is its
 window divided by the scale, and reaches the image's border where the window reaches the
 scaled image's border. Checked over random image sizes and scales, tiny scaled sides
-included, for positive and negative chips."""
+included, for positive, negative and simple-mode chips."""
 import math
 
 import numpy as np
@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from mmsniper.chips import (
     Chip,
+    SniperSettings,
+    draw_ticket,
     generate_negative_chips,
     generate_positive_chips,
     scaled_image_size,
@@ -94,6 +96,20 @@ def test_negative_chips_follow_the_edge_rule(sc, with_positives):
     for c in negs:
         assert c.kind == 'neg'
         check_edge_rule(c, sc['w'], sc['h'], sc['chip'])
+
+
+@settings(max_examples=100, deadline=None)
+@given(sc=scenes())
+@example(sc=EDGE_CASES[0])
+@example(sc=EDGE_CASES[1])
+def test_simple_mode_random_windows_follow_the_edge_rule(sc):
+    # an image without a box that drives a chip gets a random candidate window
+    st_ = SniperSettings(scales=(sc['s'],), train_ranges=((-1, -1),), chip_size=sc['chip'],
+                         stride=sc['stride'])
+    rng = np.random.default_rng(sc['seed'])
+    for _ in range(4):
+        t = draw_ticket(np.zeros((0, 4)), (sc['w'], sc['h']), st_, rng)
+        check_edge_rule(t.chip, sc['w'], sc['h'], sc['chip'])
 
 
 def test_edge_cases_make_chips_on_the_border():
