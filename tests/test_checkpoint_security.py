@@ -296,3 +296,18 @@ def test_tools_refuse_urls_where_a_file_is_expected(tmp_path, workdir, script):
     proc = _run(args, workdir, dict(_ENV, TORCH_HOME=str(tmp_path)))
     assert proc.returncode != 0 and 'does not exist' in proc.stderr
 
+
+
+def test_switching_the_config_patch_off_keeps_the_safe_loader():
+    """MMSNIPER_CONFIG_PREFIX=0 turns off the mmsniper:: config prefix, never the loader."""
+    import subprocess
+    import sys
+    code = ('import mmsniper; from mmengine.config import utils; '
+            'from mmengine.runner.checkpoint import CheckpointLoader as C; '
+            'print("mmsniper" in utils.MODULE2PACKAGE, '
+            'C._get_checkpoint_loader("x.pth").__module__)')
+    for flag, prefix in (('0', 'False'), ('1', 'True')):
+        out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                             env=dict(_ENV, MMSNIPER_CONFIG_PREFIX=flag), cwd=REPO)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == [prefix, 'mmsniper.engine.checkpoint'], out.stdout
