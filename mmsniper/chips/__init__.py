@@ -10,6 +10,7 @@ from .assign import BoxAssignment, assign_boxes
 from .boxtable import BoxTable
 from .chip import Chip, chip_pixels
 from .cover import candidate_windows, cover_windows, generate_positive_chips, greedy_cover
+from .focus import FocusStep, cells_to_next_scale, focus_chips, focus_steps, focus_targets
 from .grid import ChipGrid, chip_grid, grid_keep, grid_starts, min_overlap
 from .negative import REFERENCE_MIN_PROPOSALS, generate_negative_chips
 from .plan import (
@@ -43,4 +44,5 @@ __all__ = [
     'ChipGrid', 'chip_grid', 'grid_keep', 'grid_starts', 'min_overlap',
     'SniperSettings', 'BoxTable', 'ChipTicket', 'ImagePlan', 'make_ticket', 'epoch_rng',
     'plan_image', 'plan_epoch', 'draw_ticket', 'boxes_in_no_chip',
+    'FocusStep', 'focus_steps', 'focus_chips', 'focus_targets', 'cells_to_next_scale',
 ]
