@@ -27,6 +27,7 @@ from .scales import (
     range_mask,
     scale_factors,
     scaled_image_size,
+    scaled_lengths,
 )
 
 
@@ -200,6 +201,50 @@ def cover_windows(boxes_scaled: np.ndarray, scaled_size: tuple[int, int], chip_s
     return np.asarray(windows, dtype=np.float64).reshape(-1, 4)
 
 
+def max_fit_extent(chip_size: int, stride: int) -> int:
+    """The reference's fit condition: along an axis where the scaled image is longer than
+    the chip, a box takes part only when its scaled extent is below this (every such box
+    then lies fully inside some window of the stride grid)."""
+    return chip_size - stride - 1
+
+
+def cover_boxes(boxes: np.ndarray, w: Any, h: Any, s: Any, chip_size: int, stride: int,
+                min_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1 (b)-(c) of :func:`generate_positive_chips`: each box as the cover sees it.
+
+    A box is clipped to the image, scaled and clipped to the scaled image; it takes part
+    in a level's cover when it keeps positive width and height, both at least
+    ``min_size``, and, along each axis where the scaled image is longer than the chip, an
+    extent ``< chip_size - stride - 1`` (the reference's fit condition). The range test
+    is separate (:func:`~.scales.range_mask`). The one implementation of this rule: the
+    planner and the scale advisor's coverage both call it.
+
+    Args:
+        boxes (ndarray[N, 4] float): ``(x1, y1, x2, y2)`` in ORIGINAL pixels.
+        w, h (float | ndarray): image width and height, ORIGINAL pixels, broadcasting
+            against ``boxes[:, 0]`` (one image, or one per box).
+        s (float | ndarray): the level factor(s), broadcasting likewise (``[L, 1]``: every
+            level of one image at once).
+        chip_size (int), stride (int), min_size (float): as in
+            :func:`generate_positive_chips`.
+
+    Returns:
+        tuple: ``(scaled boxes ndarray[..., 4] float64, SCALED pixels, clipped;
+        takes part ndarray[...] bool)``, ``...`` the broadcast shape.
+    """
+    sw, sh = scaled_lengths(w, s), scaled_lengths(h, s)
+    x1 = np.minimum(np.clip(boxes[:, 0], 0.0, w) * s, sw)
+    y1 = np.minimum(np.clip(boxes[:, 1], 0.0, h) * s, sh)
+    x2 = np.minimum(np.clip(boxes[:, 2], 0.0, w) * s, sw)
+    y2 = np.minimum(np.clip(boxes[:, 3], 0.0, h) * s, sh)
+    bw, bh = x2 - x1, y2 - y1
+    fit = max_fit_extent(chip_size, stride)
+    side = np.minimum(bw, bh)
+    part = ((side > 0) & (side >= min_size) & ((sw <= chip_size) | (bw < fit))
+            & ((sh <= chip_size) | (bh < fit)))
+    return np.stack([x1, y1, x2, y2], axis=-1), part
+
+
 def generate_positive_chips(boxes: np.ndarray, image_size: tuple[float, float],
                             scales: Sequence[Scale], valid_ranges: Sequence[tuple[Any, Any]],
                             chip_size: int = 512, stride: int = 32,
@@ -258,18 +303,11 @@ def generate_positive_chips(boxes: np.ndarray, image_size: tuple[float, float],
     sizes = box_sizes(arr)
     in_range = range_mask(sizes, bounds[:, :1], bounds[:, 1:], 'left')  # [L, N]
     scaled_sizes = [scaled_image_size((w, h), s) for s in factors]
-    # 1. Scale the boxes (clipped to the image) to every level at once, clip them to
-    # the scaled image; a box takes part where it is in range, keeps an area of at
-    # least min_size per side, and fits a chip along every axis longer than the chip.
-    clipped = np.minimum(np.maximum(arr, 0.0), (w, h, w, h))
-    lim = np.array([(sw, sh, sw, sh) for sw, sh in scaled_sizes], dtype=np.float64)
-    b = np.minimum(clipped * np.array(factors)[:, None, None], lim[:, None, :])  # [L, N, 4]
-    bw, bh = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
-    fit = chip_size - stride - 1
-    wide = (lim[:, :1] > chip_size) & (bw >= fit)
-    tall = (lim[:, 1:2] > chip_size) & (bh >= fit)
-    side = np.minimum(bw, bh)
-    keep = in_range & (side > 0) & (side >= min_size) & ~wide & ~tall
+    # 1. Every level at once: a box takes part where it is in range and passes
+    # cover_boxes' size and fit tests.
+    b, part = cover_boxes(arr, w, h, np.array(factors)[:, None], chip_size, stride,
+                          min_size)  # [L, N, 4], [L, N]
+    keep = in_range & part
     for level in np.flatnonzero(keep.any(axis=1)).tolist():
         s = factors[level]
         sw, sh = scaled_sizes[level]

@@ -90,7 +90,41 @@ def scaled_image_size(image_size: tuple[float, float], scale: float) -> tuple[in
     s = float(scale)
     if not (math.isfinite(s) and s > 0):
         raise ValueError(f'scale: expected a positive factor, got {scale!r}')
-    return max(1, int(w * s + 0.5)), max(1, int(h * s + 0.5))
+    sw, sh = scaled_lengths(np.array((w, h)), s).tolist()
+    return int(sw), int(sh)
+
+
+def scaled_lengths(lengths: Any, s: Any) -> np.ndarray:
+    """Whole-pixel lengths after resizing by ``s``: ``max(1, floor(length * s + 0.5))``.
+
+    The rounding rule of :func:`scaled_image_size` (half up, as ``mmcv.rescale_size``),
+    vectorised: ``lengths`` and ``s`` broadcast (e.g. one length and factor per image).
+
+    Returns:
+        ndarray float64: the lengths, whole numbers >= 1.
+    """
+    return np.maximum(1.0, np.floor(np.asarray(lengths, np.float64) * s + 0.5))
+
+
+def image_scale_factors(image_sizes: np.ndarray, scale: Scale) -> np.ndarray:
+    """Factor ``s`` of one scale for many images: :func:`scale_factor` of each.
+
+    Computed by :func:`scale_factor`'s own rule once per distinct image size, so the
+    factors are exactly the engine's.
+
+    Args:
+        image_sizes (ndarray[I, 2] float): ``(w, h)`` of each image, original pixels.
+        scale (float | tuple[float, float]): a factor or a ``(short, long)`` resolution.
+
+    Returns:
+        ndarray[I] float64: the factors.
+    """
+    wh = np.asarray(image_sizes, dtype=np.float64).reshape(-1, 2)
+    if len(wh) == 0:
+        return np.zeros(0)
+    uniq, inverse = np.unique(wh, axis=0, return_inverse=True)
+    values = np.array([_factor(w, h, scale) for w, h in uniq.tolist()], dtype=np.float64)
+    return values[inverse.reshape(-1)]
 
 
 def pyramid_pixels(image_size: tuple[float, float], scales: Sequence[Scale]) -> int:

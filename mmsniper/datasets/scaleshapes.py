@@ -35,6 +35,8 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..synthetic import COCO_LARGE_AREA, COCO_LONG_SIDE, COCO_SMALL_AREA
+
 __all__ = [
     'CLASSES', 'DEFAULT_SPLITS', 'RenderedImage', 'ensure_scaleshapes', 'make_scaleshapes',
     'format_summary', 'render_scaleshapes_image'
@@ -45,12 +47,12 @@ CLASSES: tuple[str, ...] = ('circle', 'triangle', 'square', 'star', 'cross', 'ri
 #: Images per split when ``splits`` is not given.
 DEFAULT_SPLITS: dict[str, int] = {'train': 200, 'val': 50}
 #: Bumped whenever the same arguments would draw different data; part of ``meta.json``.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: annotations carry ``segmentation`` (polygons of the visible part)
 
 # COCO's size bins (COCOeval's areaRng), in ORIGINAL pixels of area.
-_SMALL_AREA = 32**2
-_LARGE_AREA = 96**2
-# COCO's sqrt(area) is close to a log-normal with mu 3.743, sigma 1.218. Here the drawn
+_SMALL_AREA, _LARGE_AREA = COCO_SMALL_AREA, COCO_LARGE_AREA
+# COCO's sqrt(area) is close to a log-normal (mmsniper.synthetic.COCO_SQRT_AREA: mu 3.743,
+# sigma 1.218, the statistics every synthetic generator of mmsniper shares). Here the drawn
 # objects then gain area from rasterisation (small ones), lose some to occlusion (large
 # ones) and are clipped below at _MIN_SQRT_AREA, so mu and sigma below are calibrated on the
 # REALISED annotation areas: 8000 images (seeds 1 and 100) gave 41.1% small, 34.3% medium,
@@ -61,7 +63,7 @@ _MIN_SQRT_AREA = 5.0  # smaller shapes rasterise to a few pixels of no recognisa
 _MAX_OBJECTS = 80
 _MAX_HIDDEN = 0.5  # a later object may hide at most this share of an earlier one's pixels
 _PLACEMENT_TRIES = 20
-_COCO_LONG_SIDE = 640
+_COCO_LONG_SIDE = COCO_LONG_SIDE
 _FILE_RE = re.compile(r'^\d{6}\.(jpg|png)$')
 
 
@@ -74,7 +76,8 @@ class RenderedImage(NamedTuple):
             the pixels where annotation ``k - 1`` of ``annotations`` is visible.
         annotations: one dict per object with ``category_id`` (int, 1-based into
             :data:`CLASSES`), ``bbox`` (``[x, y, w, h]`` ints, tight box of its visible
-            pixels) and ``area`` (int, its visible pixel count).
+            pixels), ``area`` (int, its visible pixel count) and ``segmentation`` (COCO
+            polygons of its visible pixels, :func:`visible_polygons`).
     """
 
     image: np.ndarray
@@ -307,6 +310,61 @@ def _rasterise(outer: np.ndarray, hole: np.ndarray | None, x0: int, y0: int, w: 
     return np.asarray(canvas) > 0
 
 
+def visible_polygons(mask: np.ndarray, x0: int = 0, y0: int = 0) -> list[list[float]]:
+    """COCO polygons whose union is ``mask`` (up to staircase corners).
+
+    Polygons cannot hold holes (COCO unions an object's polygons), and a visible part
+    has holes wherever a later object covers its inside (and every ring has one), so
+    the mask is cut along a column through each hole until none is left; the pieces'
+    outlines are the polygons. Outlines are traced on the mask upsampled twice, so
+    vertices lie a quarter pixel inside the pixel edges, and are simplified by half a
+    pixel: rasterised by ``pycocotools`` (pixel ``c`` spans ``[c, c + 1)``) they give
+    back the mask but for a few pixels at slanted edges.
+
+    Args:
+        mask (ndarray[h, w] bool): the visible pixels, in a frame whose origin is
+            ``(x0, y0)`` of the ORIGINAL image.
+        x0, y0 (int): that origin, ORIGINAL pixels.
+
+    Returns:
+        list[list[float]]: flat ``[x0, y0, x1, y1, ...]`` polygons in ORIGINAL pixels,
+        each of at least 3 points, rounded to 2 decimals.
+    """
+    import cv2  # the generator itself needs only NumPy and Pillow
+
+    pieces, polys, cuts = [np.pad(mask.astype(np.uint8), 1)], [], 0
+    while pieces:
+        piece = pieces.pop()
+        up = np.repeat(np.repeat(piece, 2, 0), 2, 1)
+        contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        holes = [c for c, h in zip(contours, hierarchy[0] if hierarchy is not None else [])
+                 if h[3] != -1]
+        hole_cols = np.zeros(0, np.int64)
+        if holes:  # the hole's own (background) pixels inside its outline
+            inside = cv2.drawContours(np.zeros_like(up), holes[:1], -1, 1, -1)
+            hole_cols = np.flatnonzero((inside.astype(bool) & (up == 0)).any(0)) // 2
+        if len(hole_cols) and cuts < 10_000:
+            # cut at a column holding hole pixels: the left piece ends before it, the right
+            # one starts at it; each piece's part of the hole now reaches the empty side
+            col = int(np.median(hole_cols))
+            left, right = piece.copy(), piece.copy()
+            left[:, col:] = 0
+            right[:, :col] = 0
+            pieces += [left, right]
+            cuts += 1
+            continue
+        contours = [c for c, h in zip(contours, hierarchy[0] if hierarchy is not None else [])
+                    if h[3] == -1]
+        for c in contours:
+            c = cv2.approxPolyDP(c, 0.5, True).reshape(-1, 2)
+            if len(c) < 3:
+                continue
+            # upsampled pixel u is ORIGINAL (u + 0.5) / 2 - 1 (the pad) + origin
+            xy = (c + 0.5) / 2 - 1 + (x0, y0)
+            polys.append([round(float(v), 2) for v in xy.reshape(-1)])
+    return polys
+
+
 def render_scaleshapes_image(seed: int, split: str, index: int, *, mean_objects: float = 7.5,
                              empty_share: float = 0.03, large_image_share: float = 0.1,
                              size_mu: float = _SIZE_MU,
@@ -420,7 +478,8 @@ def render_scaleshapes_image(seed: int, split: str, index: int, *, mean_objects:
         anns.append(dict(category_id=cats[k],
                          bbox=[int(x0 + cols[0]), int(y0 + rows[0]),
                                int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)],
-                         area=int(visible[k])))
+                         area=int(visible[k]),
+                         segmentation=visible_polygons(m, x0, y0)))
     return RenderedImage(img, inst, anns)
 
 
@@ -502,7 +561,8 @@ def make_scaleshapes(out_dir: str, splits: Mapping[str, int] | None = None, seed
     Image ids and annotation ids count from 1 within each split. Annotations hold ``id``,
     ``image_id``, ``category_id`` (1-based into :data:`CLASSES`), ``bbox`` ``[x, y, w, h]``
     (ORIGINAL pixels, tight box of the visible pixels, ints, ``w, h >= 1``), ``area`` (the
-    visible pixel count) and ``iscrowd`` 0. Existing ``NNNNNN.jpg|png`` files of a written
+    visible pixel count), ``segmentation`` (COCO polygons of the visible pixels, holes cut
+    open: :func:`visible_polygons`) and ``iscrowd`` 0. Existing ``NNNNNN.jpg|png`` files of a written
     split are removed first, so a smaller regeneration leaves no stale images.
 
     Args:
@@ -566,7 +626,8 @@ def make_scaleshapes(out_dir: str, splits: Mapping[str, int] | None = None, seed
             for a in anns:
                 annotations.append(dict(id=len(annotations) + 1, image_id=i + 1,
                                         category_id=a['category_id'], bbox=a['bbox'],
-                                        area=a['area'], iscrowd=0))
+                                        area=a['area'], segmentation=a['segmentation'],
+                                        iscrowd=0))
             counts.append(len(anns))
             long_sides.append(max(h, w))
             if progress is not None:

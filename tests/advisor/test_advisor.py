@@ -1,4 +1,4 @@
-"""The scale advisor (mmsniper.chips.advisor, tools/analysis_tools/advise_scales.py)."""
+"""The scale advisor (mmsniper.advisor, tools/analysis_tools/advise_scales.py)."""
 from __future__ import annotations
 
 import importlib.util
@@ -8,19 +8,18 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from mmsniper.chips import generate_positive_chips, scale_factors
-from mmsniper.chips.advisor import (
+from mmsniper.advisor import (
     COCO_DEFAULTS,
-    SniperSetting,
     config_snippet,
     coverage,
     evaluate_setting,
-    level_factors,
     load_coco_boxes,
     parse_coco,
     predict_chip_cost,
     propose_setting,
 )
+from mmsniper.chips import BoxTable, SniperSettings, generate_positive_chips, scale_factors
+from mmsniper.chips.scales import image_scale_factors as level_factors
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BAND = (32.0, 160.0)
@@ -95,6 +94,8 @@ def test_reads_boxes_in_file_order_as_xyxy(tmp_path):
     assert b.image_boxes(0).tolist() == [[0, 0, 64, 32]]
     assert b.image_boxes(1).tolist() == [[10, 20, 40, 60], [1, 2, 4, 6]]
     assert b.skipped == {}
+    # the one ragged table type of the package (ground truth, proposals, the advisor)
+    assert isinstance(b, BoxTable) and b.row_of(3) == 1 and b.image_size(1) == (100.0, 200.0)
 
 
 @pytest.mark.parametrize('content, message', [
@@ -213,16 +214,16 @@ def test_coverage_categories():
         (1, [0, 0, 2, 2]),          # 2 px: below the band even at 3x
         (1, [0, 0, 20, 20]),        # 20 px: in band at 3x (60 px)
         (1, [0, 0, 600, 600])]))    # 600 px: above the band at the coarsest (0.5x: 300)
-    setting = SniperSetting((3.0, 0.5), ((-1, 100), (100, -1)), 512, 32, (3.0, 0.5),
-                            ((-1, 100), (100, -1)))
+    setting = SniperSettings((3.0, 0.5), ((-1, 100), (100, -1)), 512, 32, (3.0, 0.5),
+                             ((-1, 100), (100, -1)))
     cov = coverage(b, setting, BAND)
     assert cov.too_small.tolist() == [True, False, False]
     assert cov.covered.tolist() == [False, True, False]
     assert cov.too_large.tolist() == [False, False, True]
     assert not cov.in_gap.any()
     # A 20 px box in band at 3x but outside that level's range: a gap, not "small".
-    gap = SniperSetting((3.0, 0.5), ((-1, 10), (10, -1)), 512, 32, (3.0, 0.5),
-                        ((-1, 10), (10, -1)))
+    gap = SniperSettings((3.0, 0.5), ((-1, 10), (10, -1)), 512, 32, (3.0, 0.5),
+                         ((-1, 10), (10, -1)))
     assert coverage(b, gap, BAND).in_gap.tolist() == [False, True, False]
 
 
@@ -238,8 +239,8 @@ def test_prediction_equals_the_full_computation():
     data['images'] += aerial['images']
     data['annotations'] += aerial['annotations']
     b = parse_coco(data)
-    setting = SniperSetting(((1500, 2000), (500, 700), 0.25), ((-1, 60), (40, 200), (120, -1)),
-                            384, 24, (2.0, 1.0, 0.25), ((-1, 70), (30, 240), (90, -1)))
+    setting = SniperSettings(((1500, 2000), (500, 700), 0.25), ((-1, 60), (40, 200), (120, -1)),
+                             384, 24, (2.0, 1.0, 0.25), ((-1, 70), (30, 240), (90, -1)))
     cost = predict_chip_cost(b, setting, seed=5)
     # The direct computation, written out.
     rng = np.random.default_rng([5, 0])
@@ -272,10 +273,10 @@ def test_prediction_equals_chip_stats_of_the_written_config(tmp_path):
     data['annotations'][0]['iscrowd'] = 1  # crowd boxes drive no chip, in either
     ann = _write(tmp_path / 'train.json', data)
     boxes = load_coco_boxes(ann)
-    setting = SniperSetting(((1200, 1600), (600, 800), (-1, 384)),
-                            ((-1, 50), (30, 160), (100, -1)), 384, 24,
-                            ((1200, 1600), (600, 800), (-1, 384)),
-                            ((-1, 60), (25, 190), (80, -1)))
+    setting = SniperSettings(((1200, 1600), (600, 800), (-1, 384)),
+                             ((-1, 50), (30, 160), (100, -1)), 384, 24,
+                             ((1200, 1600), (600, 800), (-1, 384)),
+                             ((-1, 60), (25, 190), (80, -1)))
     base = osp.relpath(osp.join(REPO, 'configs', 'sniper_faster_r101.py'), str(tmp_path))
     _write(tmp_path / 'setting.py', config_snippet(setting, base=base))
     cfg = _write(tmp_path / 'cfg.py', f"""_base_ = ['./setting.py']
@@ -391,19 +392,20 @@ def test_bad_arguments_are_named(coco_like, kwargs, message):
 def test_snippet_loads_and_agrees_with_the_sniper_config(coco_like, tmp_path):
     from mmengine.config import Config
 
-    from mmsniper.apis.settings import sniper_settings_mismatches
+    from mmsniper.advisor import ADVISED_KEYS
+    from mmsniper.engine.sniper_settings import apply_sniper_settings
 
     setting = coco_like[1].setting
-    expect = setting.as_dict()
+    expect = setting.as_dict(ADVISED_KEYS)
 
     def lists(v):
         return [lists(x) for x in v] if isinstance(v, (list, tuple)) else v
 
-    # 1. The fragment alone.
+    # 1. The fragment alone: the `sniper` block and nothing else (the one edit).
     frag = _write(tmp_path / 'frag.py', config_snippet(setting, header=['a header']))
     cfg = Config.fromfile(frag, import_custom_modules=False)
     assert {k: lists(v) for k, v in cfg.sniper.items()} == {k: lists(v) for k, v in expect.items()}
-    assert lists(cfg.train_dataloader.dataset.scales) == lists(setting.scales)
+    assert set(cfg.keys()) == {'sniper'}
     # 2. Inheriting the R-101 SNIPER config (--base), then _base_d by a user config.
     base = osp.relpath(osp.join(REPO, 'configs', 'sniper_faster_r101.py'), str(tmp_path))
     _write(tmp_path / 'setting.py', config_snippet(setting, base=base))
@@ -411,15 +413,16 @@ def test_snippet_loads_and_agrees_with_the_sniper_config(coco_like, tmp_path):
     # 3. Pasted at the end of a config that inherits it.
     pasted = _write(tmp_path / 'pasted.py', f'_base_ = [{base!r}]\n' + config_snippet(setting))
     for path in (user, pasted):
-        cfg = Config.fromfile(path, import_custom_modules=False)
-        assert sniper_settings_mismatches(cfg) == []
+        # what the runner builds from it (SniperRunner applies the block)
+        cfg = apply_sniper_settings(Config.fromfile(path, import_custom_modules=False))
         assert lists(cfg.sniper.scales) == lists(setting.scales)
         assert lists(cfg.train_dataloader.dataset.train_ranges) == lists(setting.train_ranges)
-        assert lists(cfg.tta_model.test_ranges) == lists(setting.test_ranges)
-        assert cfg.tta_model.type == 'SniperTTAModel'  # merged, not replaced
+        assert lists(cfg.train_dataloader.dataset.scales) == lists(setting.scales)
+        assert cfg.tta_model.type == 'SniperTTAModel'
         assert cfg.sniper.neg_chips_per_img == 0       # the base's other keys remain
         pyramid = cfg.tta_pipeline[1]['transforms'][0]
         assert [lists(t['scale']) for t in pyramid] == lists(setting.test_scales)
+        assert [lists(t['test_range']) for t in pyramid] == lists(setting.test_ranges)
         assert [t['level'] for t in pyramid] == list(range(len(setting.scales)))
 
 

@@ -81,10 +81,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='most positive-chip pixels per image (e.g. 2e6 or 2M): the finest level '
                         'is coarsened (more small objects left below the band) until it fits; '
                         'default: no budget')
-    p.add_argument('--min-size', type=float, default=10.0,
-                   help='train_dataloader.dataset.min_size of the SNIPER config: boxes smaller '
-                        'than this (scaled pixels, per side) get no chip at a level; default '
-                        '%(default)s, as SniperDataset')
+    p.add_argument('--min-size', type=float, default=None,
+                   help='sniper.min_size of the SNIPER config: boxes smaller than this '
+                        '(scaled pixels, per side) get no chip at a level; default: the '
+                        "settings' default (10)")
     p.add_argument('--scale-form', choices=('resolution', 'factor'), default='resolution',
                    help='write scales as (short, long) resolutions, the configs\' form (an '
                         'image of the median size gets the proposed factor exactly, others '
@@ -162,7 +162,7 @@ class _Progress:
 
 def make_synthetic(kind: str, images: str, out: str) -> None:
     """``--make-synthetic``: write :func:`synthetic_coco` ``(kind, images)`` to ``out``."""
-    from mmsniper.chips.advisor import synthetic_coco
+    from mmsniper.synthetic import synthetic_coco
 
     try:
         n = int(images)
@@ -185,7 +185,7 @@ def main(argv=None) -> int:
             print(f'advise_scales: error: {e}', file=sys.stderr)
             return 2
         return 0
-    from mmsniper.chips import advisor as adv
+    from mmsniper import advisor as adv
 
     t_start = time.perf_counter()
     band = tuple(args.band)
@@ -205,11 +205,12 @@ def main(argv=None) -> int:
             seed=args.seed, progress=prog, min_size=args.min_size)
         prog.done()
         reports = []
-        for name, setting in (('proposal', advice.setting), ('COCO defaults', adv.COCO_DEFAULTS)):
+        coco = adv.COCO_DEFAULTS if args.min_size is None else \
+            adv.COCO_DEFAULTS.replace(min_size=args.min_size)
+        for name, setting in (('proposal', advice.setting), ('COCO defaults', coco)):
             prog.stage(f'counting chips: {name}')
             reports.append((name, adv.evaluate_setting(boxes, setting, band, args.sample,
-                                                       args.seed, prog,
-                                                       min_size=args.min_size)))
+                                                       args.seed, prog)))
             prog.done()
     except ValueError as e:
         if not args.quiet and prog.tty:
@@ -237,7 +238,7 @@ def main(argv=None) -> int:
               'every object)')
     print()
     snippet = adv.config_snippet(advice.setting)
-    print(snippet[snippet.index('sniper = dict('):snippet.index('train_dataloader')].rstrip())
+    print(snippet[snippet.index('sniper = dict('):].rstrip())
 
     if args.out:
         base = None
@@ -254,7 +255,8 @@ def main(argv=None) -> int:
             f'{100 * prop["too_large"]:.1f} % too large;',
             f'{prop["chips_per_image"]:.2f} positive chips ({prop["pixels_per_image"] / 1e6:.2f}'
             f' Mpx) per image (sample of {prop["sample_images"]} images).',
-            'Paste at the end of a SNIPER config, or write it with --base CONFIG and _base_ it.',
+            'Paste at the end of a SNIPER config, or write it with --base CONFIG and _base_ it:',
+            'training and the test pyramid both take these values from `sniper`.',
         ]
         text = adv.config_snippet(advice.setting, base=base, header=header)
         with open(args.out, 'w') as f:
@@ -262,7 +264,7 @@ def main(argv=None) -> int:
         print(f'\nwrote {args.out}')
     if args.plot:
         adv.plot_size_histogram(boxes, [('proposal', advice.setting),
-                                        ('COCO defaults', adv.COCO_DEFAULTS)], args.plot, band)
+                                        ('COCO defaults', coco)], args.plot, band)
         print(f'wrote {args.plot}')
     if args.json:
         out = dict(ann_file=args.ann_file, images=boxes.num_images, boxes=len(boxes.boxes),

@@ -46,16 +46,11 @@ def _chips():
 
 
 def coco_like_image(rng: np.random.Generator, n_boxes: int) -> tuple[np.ndarray, tuple]:
-    """One synthetic image: ``(boxes [N, 4] xyxy original pixels, (w, h))``."""
-    ratio = rng.uniform(0.6, 1.5)  # h / w
-    w, h = (640, round(640 * ratio)) if ratio <= 1 else (round(640 / ratio), 640)
-    side = np.exp(rng.normal(3.743, 1.218, n_boxes))  # sqrt(area)
-    aspect = np.exp(rng.normal(0.0, 0.5, n_boxes))  # w / h
-    bw = np.minimum(side * np.sqrt(aspect), w)
-    bh = np.minimum(side / np.sqrt(aspect), h)
-    x1 = rng.uniform(0, 1, n_boxes) * (w - bw)
-    y1 = rng.uniform(0, 1, n_boxes) * (h - bh)
-    return np.stack([x1, y1, x1 + bw, y1 + bh], axis=1), (w, h)
+    """One synthetic image: ``(boxes [N, 4] xyxy original pixels, (w, h))``
+    (:func:`mmsniper.synthetic.coco_like_image`)."""
+    from mmsniper.synthetic import coco_like_image as draw
+
+    return draw(rng, n_boxes)
 
 
 def bench(n_boxes: int, stride: int, images: int, chip_size: int, seed: int,

@@ -1,39 +1,29 @@
 """COCO-like annotations without pixels, for chip statistics and benchmarks; see ``--help``.
 
-Statistics from shared/reference/SNIPER.md: long side 640, h/w in [0.6, 1.5]; sqrt(area)
-log-normal (mu 3.743, sigma 1.218): ~41% small, 34% medium, 24% large; 7.3 objects per image
-on average (negative binomial: median 4-5, long tail), objects clustered around a few
-centres per image as in real photographs.
+Drawn by :func:`mmsniper.synthetic.synthetic_coco` (the statistics every synthetic
+generator of mmsniper shares, from shared/reference/SNIPER.md): long side 640, h/w in
+[0.6, 1.5]; sqrt(area) log-normal (mu 3.743, sigma 1.218): ~41% small, 34% medium, 24%
+large; 7.3 objects per image on average (negative binomial, long tail), objects clustered
+around a few centres per image as in real photographs; 80 categories.
 """
 import argparse
 import json
 import os
 import os.path as osp
+import sys
 
 import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
+
+# isort: split
+from mmsniper.synthetic import synthetic_coco  # noqa: E402
 
 
 def make_cocolike(n_images: int, seed: int = 0) -> dict:
     """A COCO-format dict (images, annotations, 80 categories), ORIGINAL pixel boxes."""
-    rng = np.random.default_rng(seed)
-    images, anns = [], []
-    for i in range(1, n_images + 1):
-        ratio = rng.uniform(0.6, 1.5)  # h / w
-        w, h = (640, int(640 * ratio)) if ratio <= 1 else (int(640 / ratio), 640)
-        images.append(dict(id=i, file_name=f'{i:012d}.jpg', width=w, height=h))
-        k = int(rng.negative_binomial(1.2, 1.2 / (1.2 + 7.3)))
-        centres = rng.uniform((0, 0), (w, h), size=(k // 4 + 1, 2))
-        for _ in range(k):
-            s = float(np.exp(rng.normal(3.743, 1.218)))
-            ar = float(np.exp(rng.normal(0, 0.5)))
-            bw, bh = min(w - 1, s * ar ** 0.5), min(h - 1, s / ar ** 0.5)
-            c = centres[rng.integers(len(centres))] + rng.normal(0, 60, 2)
-            x = float(np.clip(c[0] - bw / 2, 0, w - bw))
-            y = float(np.clip(c[1] - bh / 2, 0, h - bh))
-            anns.append(dict(id=len(anns) + 1, image_id=i, category_id=int(rng.integers(1, 81)),
-                             bbox=[x, y, bw, bh], area=bw * bh, iscrowd=0))
-    cats = [dict(id=j, name=f'class_{j}') for j in range(1, 81)]
-    return dict(images=images, annotations=anns, categories=cats)
+    return synthetic_coco('coco', n_images, seed=seed, num_classes=80, clustered=True)
 
 
 def main() -> None:
