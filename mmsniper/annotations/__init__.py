@@ -17,10 +17,11 @@ from .audit import (
     audit_coco,
     classify_boxes,
     format_ids,
+    segmentation_problem,
     size_mismatch,
     used,
 )
 
 __all__ = ['AnnotationAudit', 'AnnotationError', 'CocoAudit', 'Kind', 'BOX_KINDS', 'CODES',
-           'KINDS', 'MAX_IDS', 'audit_coco', 'classify_boxes', 'format_ids', 'size_mismatch',
-           'used']
+           'KINDS', 'MAX_IDS', 'audit_coco', 'classify_boxes', 'format_ids', 'segmentation_problem',
+           'size_mismatch', 'used']

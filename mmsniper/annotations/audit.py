@@ -46,6 +46,8 @@ class Kind:
         error (bool): a data error: strict mode raises on it. Crowd boxes, ``ignore`` flags
             and images a dataset's ``filter_cfg`` leaves out are deliberate, never errors.
         used (bool): the box still takes part in training (crowd: an ignore region).
+        fatal (bool): MMDetection cannot load it (it would crash in a data worker):
+            :meth:`AnnotationAudit.check` raises on it even without strict mode.
     """
 
     key: str
@@ -53,6 +55,7 @@ class Kind:
     unit: str
     error: bool
     used: bool = False
+    fatal: bool = False  # no run can load it: an error even without strict mode
 
 
 #: Box kinds in order of precedence (see the module docstring); ``'ok'`` is code 0.
@@ -76,6 +79,13 @@ OTHER_KINDS = (
     Kind('duplicate_image_id', 'duplicate image id', 'img', True),
     Kind('unreadable', 'missing or unreadable image file', 'img', True),
     Kind('size_mismatch', 'decoded size differs from the annotated width/height', 'img', True),
+    # Masks (only where annotations have ``segmentation``): LoadAnnotations drops polygons
+    # of an odd or < 6 coordinate count and loads an instance left without any as ignored.
+    Kind('bad_mask', 'malformed mask polygons (dropped; a box left without any is loaded as '
+         'ignored)', 'ann', True, used=True),
+    # ... but an RLE whose size is not the image's makes BitmapMasks fail in the worker.
+    Kind('bad_mask_rle', 'RLE mask of a size other than the image\'s', 'ann', True,
+         used=True, fatal=True),
 )
 KINDS = {k.key: k for k in BOX_KINDS + OTHER_KINDS}
 #: ``codes`` of :func:`classify_boxes`: 0 is ``'ok'``, ``i`` is ``BOX_KINDS[i - 1]``.
@@ -216,7 +226,12 @@ class AnnotationAudit:
         return 'annotations: ' + '; '.join(parts + self.notes)
 
     def check(self, strict: bool, what_to_do: str = '') -> None:
-        """Raise :class:`AnnotationError` with the report when ``strict`` and errors exist."""
+        """Raise :class:`AnnotationError` with the report when ``strict`` and errors exist,
+        or when a kind no run can load (``fatal``) was counted."""
+        fatal = [k.label for k in self.kinds() if k.fatal]
+        if fatal:
+            raise AnnotationError(f'{self.report()}\nMMDetection cannot load these ('
+                                  f'{"; ".join(fatal)}): fix or remove them')
         if strict and self.errors:
             msg = self.report()
             raise AnnotationError(msg + (f'\n{what_to_do}' if what_to_do else ''))
@@ -447,7 +462,70 @@ def audit_coco(data: dict, source: str = 'annotations',
         left_out = np.zeros(len(anns), bool)
     audit.add_codes(np.where(left_out, 0, codes), ann_ids, ann_image_ids)
     audit.add('duplicate_ann_id', dup_ann)
+    # masks, where the file has them
+    bad: dict[str, list] = {'bad_mask': [], 'bad_mask_rle': []}
+    for j, a in enumerate(anns):
+        if 'segmentation' not in a or not known[j]:
+            continue
+        problem = segmentation_problem(a['segmentation'], *wh[j])
+        if problem:
+            bad['bad_mask_rle' if problem.startswith('RLE') else 'bad_mask'].append(j)
+    for kind, rows in bad.items():
+        audit.add(kind, [ann_ids[j] for j in rows[:max_ids]], count=len(rows),
+                  images=[ann_image_ids[j] for j in rows[:max_ids]])
     return CocoAudit(audit, image_ids, image_wh, ann_ids, ann_image_ids, codes, problems)
+
+
+def segmentation_problem(segmentation: Any, width: float, height: float) -> str | None:
+    """What is wrong with a COCO ``segmentation`` (None: usable or absent).
+
+    Polygons: a non-empty list of flat coordinate lists, each of an even length ``>= 6``
+    with finite numbers (what MMDetection's ``LoadAnnotations`` keeps). RLE: a dict whose
+    ``size`` is ``[height, width]`` of the image and whose ``counts`` is a list or string.
+
+    Args:
+        segmentation: the annotation's ``segmentation`` value.
+        width, height (float): the image's annotated size (ORIGINAL pixels).
+
+    Returns:
+        str | None: the problem in a few words, e.g. ``'polygon 0 has 7 coordinates
+        (odd)'``; RLE problems start with ``'RLE'``.
+    """
+    if segmentation is None:
+        return None
+    if isinstance(segmentation, dict):
+        size, counts = segmentation.get('size'), segmentation.get('counts')
+        if not isinstance(counts, (list, str, bytes)):
+            return 'RLE without a list or string "counts"'
+        try:
+            h, w = (int(v) for v in size)
+        except (TypeError, ValueError):
+            return f'RLE "size" {size!r} is not [height, width]'
+        if not (math.isfinite(float(width)) and math.isfinite(float(height))):
+            return None  # the image's size is its own problem (image_size)
+        if (h, w) != (int(height), int(width)):
+            return f'RLE of size {h}x{w} (h x w) on an image of {int(height)}x{int(width)}'
+        return None
+    if not isinstance(segmentation, list):
+        return f'segmentation is a {type(segmentation).__name__}, not polygons or RLE'
+    if not segmentation:
+        return 'empty polygon list'
+    for i, poly in enumerate(segmentation):
+        try:
+            arr = np.asarray(poly, dtype=np.float64)
+        except (TypeError, ValueError):
+            return f'polygon {i} is not a list of numbers'
+        if arr.size == 0:
+            return f'polygon {i} is empty'
+        if arr.ndim != 1:
+            return f'polygon {i} is not a flat list of numbers'
+        if arr.size % 2:
+            return f'polygon {i} has {arr.size} coordinates (odd)'
+        if arr.size < 6:
+            return f'polygon {i} has {arr.size // 2} points (< 3)'
+        if not np.isfinite(arr).all():
+            return f'polygon {i} has non-finite coordinates'
+    return None
 
 
 # --------------------------------------------------------------------------------------

@@ -562,8 +562,8 @@ def make_scaleshapes(out_dir: str, splits: Mapping[str, int] | None = None, seed
     ``image_id``, ``category_id`` (1-based into :data:`CLASSES`), ``bbox`` ``[x, y, w, h]``
     (ORIGINAL pixels, tight box of the visible pixels, ints, ``w, h >= 1``), ``area`` (the
     visible pixel count), ``segmentation`` (COCO polygons of the visible pixels, holes cut
-    open: :func:`visible_polygons`) and ``iscrowd`` 0. Existing ``NNNNNN.jpg|png`` files of a written
-    split are removed first, so a smaller regeneration leaves no stale images.
+    open: :func:`visible_polygons`) and ``iscrowd`` 0. Existing ``NNNNNN.jpg|png`` files of a
+    written split are removed first, so a smaller regeneration leaves no stale images.
 
     Args:
         out_dir (str): data set root, created if missing.

@@ -17,9 +17,12 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes, get_box_tensor
+from mmdet.structures.mask import BitmapMasks, PolygonMasks
 
 from ..annotations import size_mismatch
 from ..chips import Chip, SniperSettings, assign_boxes, draw_ticket
+from ..chips.masks import map_polygons
+from ..imagefiles.windows import crop_window, level_slice
 from .tickets import ChipTicket
 
 #: Meta keys PackDetInputs must keep for SNIPER's model parts (range-aware RoI head).
@@ -41,6 +44,84 @@ def _part_start(b1: float, b2: float, o1: int, size: int, f: float, n: int, c: i
     if b2 >= size and b1 > 0:  # on the far border: end where the image ends
         return max(0, n - c)
     return min(max(0, round((b1 - o1) * f)), n - 1)
+
+
+def _window(chip: Chip, hw: tuple) -> dict:
+    """Where a chip is cut: the integer ORIGINAL window ``o*``, its resized size ``n*``,
+    the part's start ``d*`` and size ``c*`` in the resized crop, and the affine map
+    ``(sx, sy, tx, ty)`` (CHIP = ORIGINAL * s + t). See ``ChipGenerator._cut``."""
+    H, W = hw
+    s = chip.scale
+    bx1, by1, bx2, by2 = chip.box
+    cx1, cy1, cx2, cy2 = chip.scaled_box
+    cw, ch = cx2 - cx1, cy2 - cy1
+    # integer ORIGINAL window holding the chip (one pixel of margin for interpolation)
+    ox1, oy1, ox2, oy2 = crop_window(chip.box, (W, H))
+    # resized size of that window (rounded as scaled_image_size rounds)
+    nw = max(1, math.floor((ox2 - ox1) * s + 0.5))
+    nh = max(1, math.floor((oy2 - oy1) * s + 0.5))
+    sx, sy = nw / (ox2 - ox1), nh / (oy2 - oy1)
+    # the chip's window inside the resized crop, in the crop's own pixels (sx, not s:
+    # far from the origin the two drift apart by pixels)
+    dx = _part_start(bx1, bx2, ox1, W, sx, nw, cw)
+    dy = _part_start(by1, by2, oy1, H, sy, nh, ch)
+    return dict(ox1=ox1, oy1=oy1, ox2=ox2, oy2=oy2, nw=nw, nh=nh, dx=dx, dy=dy, cw=cw,
+                ch=ch, affine=(sx, sy, -ox1 * sx - dx, -oy1 * sy - dy))
+
+
+def _cut_plane(img: np.ndarray, g: dict, chip_size: int, pad_val: Any,
+               scale: float, as_float: bool = False,
+               origin: tuple = (0, 0, 1)) -> np.ndarray:
+    """Crop ``img`` (ORIGINAL, ``[H, W(, C)]``) to the window ``g``, resize only that,
+    cut the chip's part and pad it to ``chip_size x chip_size`` at the bottom/right.
+    ``as_float``: resample (and return) float32, e.g. a 0/1 mask as coverage fractions.
+    ``origin``: ``(x0, y0, k)`` when ``img`` is a window read at factor ``k``
+    (``img_window``, see :class:`~mmsniper.datasets.LoadChipWindow`)."""
+    win = (g['ox1'], g['oy1'], g['ox2'], g['oy2'])
+    x0, y0, k = (int(v) for v in origin)
+    rows, cols = level_slice(win, origin)  # LEVEL pixels of the window in img
+    if rows.start < 0 or cols.start < 0 or rows.stop > img.shape[0] or \
+            cols.stop > img.shape[1]:
+        raise ValueError(f'ChipGenerator: the loaded window (img_window {tuple(origin)}, '
+                         f'{img.shape[1]}x{img.shape[0]} pixels) does not hold the chip\'s '
+                         f'ORIGINAL window {win}')
+    if k > 1:
+        return _cut_level(img, g, chip_size, pad_val, (x0, y0, k))
+    crop = img[rows, cols]
+    if as_float:
+        crop = crop.astype(np.float32)  # the window only, never the full image
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(crop, (g['nw'], g['nh']), interpolation=interp)
+    part = resized[g['dy']:g['dy'] + g['ch'], g['dx']:g['dx'] + g['cw']]
+    out = np.full((chip_size, chip_size) + img.shape[2:], pad_val, dtype=crop.dtype)
+    out[:part.shape[0], :part.shape[1]] = part
+    return out
+
+
+def _cut_level(img: np.ndarray, g: dict, chip_size: int, pad_val: Any,
+               origin: tuple) -> np.ndarray:
+    """:func:`_cut_plane` for an image read at factor ``k > 1``: the same chip, sampled
+    from LEVEL pixels (``origin = (x0, y0, k)``), same window ``g`` and affine map.
+
+    Resized-crop pixel ``X`` is ORIGINAL ``ox1 + (X + 0.5) / sx`` (pixel-centre mapping,
+    as ``cv2.resize`` places it), i.e. level pixel ``(ox1 - x0 + (X + 0.5) / sx) / k -
+    0.5``; the chip's part ``X >= dx`` is sampled there bilinearly in one pass. The level
+    is already at most ``1 / k`` of ORIGINAL and ``k * scale <= 1 < 2 k * scale``, so the
+    remaining downscale is under 2x (measured: 0.7-1.8 grey levels mean difference from
+    INTER_AREA on ORIGINAL, docs/large_images.md).
+    """
+    x0, y0, k = origin
+    sx, sy = g['affine'][:2]
+    ph, pw = min(g['ch'], g['nh'] - g['dy']), min(g['cw'], g['nw'] - g['dx'])
+    m = np.array([[1 / (sx * k), 0, (g['ox1'] - x0 + (g['dx'] + 0.5) / sx) / k - 0.5],
+                  [0, 1 / (sy * k), (g['oy1'] - y0 + (g['dy'] + 0.5) / sy) / k - 0.5]])
+    part = cv2.warpAffine(img, m, (pw, ph), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+    if part.ndim < img.ndim:  # cv2 drops a single channel
+        part = part[:, :, None]
+    out = np.full((chip_size, chip_size) + img.shape[2:], pad_val, dtype=img.dtype)
+    out[:ph, :pw] = part
+    return out
 
 
 @TRANSFORMS.register_module()
@@ -79,11 +160,18 @@ class ChipGenerator(BaseTransform):
 
     Required Keys:
 
-    - img (ndarray[H, W, C]): the ORIGINAL image, as decoded (EXIF orientation applied)
+    - img (ndarray[H, W, C]): the ORIGINAL image, as decoded (EXIF orientation applied),
+      or a window of it read at a coarser level (``img_window``)
+    - img_window (tuple[int, int, int], optional): ``(x0, y0, k)``: ``img`` holds level
+      ``k`` (ORIGINAL / k) from ORIGINAL ``(x0, y0)`` on, at least the chip's window
+      (:class:`~mmsniper.datasets.LoadChipWindow`); removed once the chip is cut
+    - ori_shape (tuple): with ``img_window``, the whole file's ``(H, W)``, checked
+      against width/height
     - width, height (optional): the annotated size, checked against ``img``
     - gt_bboxes (HorizontalBoxes): ORIGINAL pixels
     - gt_bboxes_labels (ndarray[N] int64)
     - gt_ignore_flags (ndarray[N] bool)
+    - gt_masks (PolygonMasks | BitmapMasks, optional): ORIGINAL pixels, one per box
     - chip (ChipTicket, optional)
     - homography_matrix (ndarray[3, 3], optional)
 
@@ -95,6 +183,9 @@ class ChipGenerator(BaseTransform):
     - gt_bboxes_labels: the same subset
     - gt_ignore_flags: the same subset, True also for the boxes this chip does not
       train on
+    - gt_masks: the same subset, cut like the image, ``chip_size x chip_size`` CHIP
+      pixels (polygons clipped to the chip, bitmaps cropped before resizing; see
+      ``docs/masks.md``)
     - chip: the chip window ``(x1, y1, x2, y2)`` in ORIGINAL pixels
 
     Added Keys:
@@ -149,8 +240,15 @@ class ChipGenerator(BaseTransform):
         return draw_ticket(boxes[usable], (w, h), self.settings, self._generator())
 
     # the cut -----------------------------------------------------------------------------
-    def _cut(self, img: np.ndarray, chip: Chip, chip_size: int):
+    def _cut(self, img: np.ndarray, chip: Chip, chip_size: int, hw: Optional[tuple] = None,
+             origin: tuple = (0, 0, 1)):
         """Crop the original window, resize it, pad it; return the chip and the affine map.
+
+        ``img`` is the ORIGINAL image, or with ``origin = (x0, y0, k)`` a window of it read
+        at factor ``k`` (``img_window``); ``hw``: the ORIGINAL ``(H, W)`` then. The window,
+        the resized size and the affine map below do not depend on ``k`` (so the boxes
+        are mapped exactly as from the whole image); at ``k > 1`` the pixels are sampled
+        from the level (``_cut_level``).
 
         Returns ``(out, (sx, sy, tx, ty), (ph, pw))`` with CHIP = ORIGINAL * (sx, sy) +
         (tx, ty) and ``ph x pw`` the filled part of ``out``.
@@ -176,32 +274,58 @@ class ChipGenerator(BaseTransform):
           ``b1`` by ``|(W - b1) * (f - s) - (sw - W * s)| / f < 1 / f``. With ``b1 = 0``
           too, ``n = c = sw`` and ``d = 0``; ``W * s < 0.5`` gives ``n = c = 1``.
         """
-        H, W = img.shape[:2]
-        s = chip.scale
-        bx1, by1, bx2, by2 = chip.box
-        cx1, cy1, cx2, cy2 = chip.scaled_box
-        cw, ch = cx2 - cx1, cy2 - cy1
-        # 1. integer ORIGINAL window holding the chip (one pixel of margin for interpolation)
-        ox1, oy1 = max(0, math.floor(bx1) - 1), max(0, math.floor(by1) - 1)
-        ox2, oy2 = min(W, math.ceil(bx2) + 1), min(H, math.ceil(by2) + 1)
-        crop = img[oy1:oy2, ox1:ox2]
-        # 2. resize only that window (rounded as scaled_image_size rounds)
-        nw = max(1, math.floor((ox2 - ox1) * s + 0.5))
-        nh = max(1, math.floor((oy2 - oy1) * s + 0.5))
-        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(crop, (nw, nh), interpolation=interp)
-        sx, sy = nw / (ox2 - ox1), nh / (oy2 - oy1)
-        # 3. the chip's window inside the resized crop, in the crop's own pixels (sx, not s:
-        # far from the origin the two drift apart by pixels), then pad to chip_size
-        dx = _part_start(bx1, bx2, ox1, W, sx, nw, cw)
-        dy = _part_start(by1, by2, oy1, H, sy, nh, ch)
-        part = resized[dy:dy + ch, dx:dx + cw]
-        out = np.full((chip_size, chip_size) + img.shape[2:], self.pad_val, dtype=img.dtype)
-        out[:part.shape[0], :part.shape[1]] = part
-        return out, (sx, sy, -ox1 * sx - dx, -oy1 * sy - dy), part.shape[:2]
+        g = _window(chip, hw or img.shape[:2])
+        out = _cut_plane(img, g, chip_size, self.pad_val, chip.scale, origin=origin)
+        ph = min(g['ch'], g['nh'] - g['dy'])
+        pw = min(g['cw'], g['nw'] - g['dx'])
+        return out, g['affine'], (ph, pw)
+
+    def _cut_masks(self, masks: Any, keep: np.ndarray, chip: Chip, chip_size: int,
+                   hw: tuple, filled: tuple, results: dict) -> Any:
+        """The kept instances' masks through the chip, exactly as the image goes.
+
+        ``PolygonMasks``: vertices mapped by the image's affine map and clipped to the
+        filled part (:func:`mmsniper.chips.masks.map_polygons`; no raster). An instance
+        with nothing left gets MMDetection's dummy polygon (zeros) so masks stay aligned
+        with boxes. ``BitmapMasks``: each kept mask is cropped to the image's ORIGINAL
+        window, resized with the image's interpolation and cut like the image (memory of
+        the order of the chip), then thresholded at 0.5. Both end ``chip_size x
+        chip_size`` (CHIP pixels), the padded image's shape.
+        """
+        H, W = hw
+        where = f'image {results.get("img_path")} (img_id {results.get("img_id")})'
+        if (masks.height, masks.width) != (H, W):
+            raise ValueError(f'ChipGenerator: gt_masks of {where} are {masks.height}x'
+                             f'{masks.width} (h x w) but the image is {H}x{W}: an RLE of the '
+                             'wrong size? (tools/analysis_tools/check_dataset.py names the '
+                             'annotations)')
+        n_boxes = len(results['gt_bboxes_labels']) if 'gt_bboxes_labels' in results else None
+        if n_boxes is not None and len(masks) != n_boxes:
+            raise ValueError(f'ChipGenerator: {where} has {len(masks)} masks for {n_boxes} '
+                             'boxes; masks must be loaded with their boxes (LoadAnnotations('
+                             'with_bbox=True, with_mask=True) before ChipGenerator)')
+        g = _window(chip, (H, W))
+        if isinstance(masks, PolygonMasks):
+            ph, pw = filled
+            polys = []
+            for i in keep.tolist():
+                kept = map_polygons(masks.masks[i], g['affine'], (0, 0, pw, ph))
+                polys.append(kept or [np.zeros(6, dtype=np.float32)])
+            return PolygonMasks(polys, chip_size, chip_size)
+        if isinstance(masks, BitmapMasks):
+            out = np.zeros((len(keep), chip_size, chip_size), dtype=np.uint8)
+            for k, i in enumerate(keep.tolist()):
+                out[k] = _cut_plane(masks.masks[i], g, chip_size, 0, chip.scale,
+                                    as_float=True) >= 0.5
+            return BitmapMasks(out, chip_size, chip_size)
+        raise TypeError(f'ChipGenerator: gt_masks of {where} is a {type(masks).__name__}; '
+                        'expected PolygonMasks or BitmapMasks (LoadAnnotations(with_mask=True))')
 
     def transform(self, results: dict) -> dict:
-        H, W = results['img'].shape[:2]
+        # A window from LoadChipWindow: the whole file's size is ori_shape.
+        origin = tuple(results.get('img_window') or (0, 0, 1))
+        H, W = results['img'].shape[:2] if 'img_window' not in results else \
+            results['ori_shape'][:2]
         problem = size_mismatch((W, H), (results.get('width'), results.get('height')),
                                 results.get('img_path'), results.get('img_id'))
         if problem:
@@ -214,7 +338,9 @@ class ChipGenerator(BaseTransform):
             raise TypeError(f'ChipGenerator: results["chip"] must be a ChipTicket, got '
                             f'{type(ticket).__name__} (image {results.get("img_path")})')
         chip, chip_size = ticket.chip, ticket.chip_size
-        img, (sx, sy, tx, ty), (ph, pw) = self._cut(results['img'], chip, chip_size)
+        img, (sx, sy, tx, ty), (ph, pw) = self._cut(results['img'], chip, chip_size, (H, W),
+                                                    origin)
+        results.pop('img_window', None)  # the chip is no longer a window of the file
 
         # The one assignment: which boxes the chip shows, and which it trains on.
         a = assign_boxes(boxes, chip, ticket.valid_range, chip_size=chip_size,
@@ -230,6 +356,9 @@ class ChipGenerator(BaseTransform):
         results['pad_shape'] = img.shape[:2]
         results['scale_factor'] = (sx, sy)
         results['gt_bboxes'] = HorizontalBoxes(mapped.reshape(-1, 4))
+        if results.get('gt_masks') is not None:
+            results['gt_masks'] = self._cut_masks(results['gt_masks'], keep, chip, chip_size,
+                                                  (H, W), (ph, pw), results)
         if 'gt_bboxes_labels' in results:
             results['gt_bboxes_labels'] = np.asarray(results['gt_bboxes_labels'])[keep]
         flags = np.asarray(results.get('gt_ignore_flags', np.zeros(len(boxes), bool)), bool)
