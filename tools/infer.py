@@ -1,7 +1,7 @@
 """Detect objects in images with a trained model (SNIPER pyramid by default); see ``--help``.
 
     python tools/infer.py CONFIG CHECKPOINT IMAGES... --out DIR [--device cpu] [--no-tta]
-        [--score-thr 0.3] [--no-draw] [--strict] [--cfg-options k=v ...]
+        [--score-thr 0.3] [--no-draw] [--strict] [--save-focus] [--cfg-options k=v ...]
 
 Writes, as MMDetection's DetInferencer does, DIR/preds/<image stem>.json (labels, scores,
 bboxes x1 y1 x2 y2 in image pixels) and DIR/vis/<image> per image as soon as it is done,
@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument('--strict', action='store_true',
                         help='stop with an error at the first unreadable image file (the '
                         'default skips it with a warning and counts it)')
+    parser.add_argument('--save-focus', action='store_true',
+                        help='AutoFocus configs: also write OUT/focus/<image>, the coarsest '
+                        'scale\'s FocusPixel map (red) and the FocusChips of each finer level')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
     args = parser.parse_args()
@@ -62,7 +65,8 @@ def main() -> None:
     try:
         summary = infer(args.config, args.checkpoint, args.images, args.out, device=device,
                         tta=not args.no_tta, score_thr=args.score_thr, draw=not args.no_draw,
-                        cfg_options=args.cfg_options, strict=args.strict)
+                        cfg_options=args.cfg_options, strict=args.strict,
+                        save_focus=args.save_focus)
     except (CheckpointMismatchError, OutputConflictError, UnreadableImageError,
             FileNotFoundError) as e:
         sys.exit(f'infer.py: error: {e}')

@@ -14,6 +14,8 @@ scaled image exceeds ``PyramidResize``'s ``max_pixels`` run as batched chip grid
     OUT/vis/<image file name>     the picture with the boxes scoring >= score_thr
     OUT/detections.json           every image, COCO style, assembled from preds/ at the end
     OUT/infer_settings.json       config / checkpoint / tta the preds were made with
+    OUT/focus/<image file name>   (``save_focus``, AutoFocus models) the FocusPixel map of
+                                  the coarsest scale over the picture, and the FocusChips
 
 A rerun into the same ``OUT`` skips the images whose preds file exists (resume); an
 image file that cannot be read is skipped and counted (or, ``strict``, stops the run).
@@ -428,6 +430,46 @@ def draw_detections(img: np.ndarray, bboxes: np.ndarray, scores: np.ndarray,
     return out
 
 
+def draw_focus(img: np.ndarray, focus: Any, img_shape: Sequence[int],
+               chips: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
+    """A copy of ``img`` with a FocusPixel map as a red overlay and FocusChips drawn.
+
+    Args:
+        img (ndarray[H, W, 3] uint8): BGR image, ORIGINAL pixels.
+        focus (PixelData): ``data`` Tensor[1, gh, gw] probabilities of the cells of a
+            scaled image of ``img_shape``, metainfo ``stride`` (``pred_focus``).
+        img_shape (tuple[int, int]): ``(h, w)`` of that scaled image.
+        chips (dict, optional): ``pyramid_level -> ndarray[K, 4]`` FocusChips in ORIGINAL
+            pixels (``autofocus_chips``); each level in its own colour, captioned ``L<level>``.
+
+    Returns:
+        ndarray[H, W, 3] uint8: the drawing.
+    """
+    import cv2
+
+    h, w = img.shape[:2]
+    stride = int(focus.metainfo.get('stride', 16))
+    prob = focus.data[0].detach().cpu().numpy().astype(np.float32)
+    sh, sw = int(img_shape[0]), int(img_shape[1])
+    # Cells -> scaled pixels (each cell stride x stride, cut to the image) -> ORIGINAL.
+    scaled = np.kron(prob, np.ones((stride, stride), np.float32))[:sh, :sw]
+    heat = cv2.resize(scaled, (w, h), interpolation=cv2.INTER_NEAREST)
+    out = np.ascontiguousarray(img.copy()).astype(np.float32)
+    alpha = 0.6 * np.clip(heat, 0, 1)[:, :, None]
+    out = (out * (1 - alpha) + np.array([0, 0, 255], np.float32) * alpha).astype(np.uint8)
+    thick = max(1, round(max(h, w) / 600))
+    colors = [(255, 255, 0), (0, 255, 0), (255, 0, 255), (0, 255, 255)]
+    for k, (level, wins) in enumerate(sorted((chips or {}).items())):
+        color = colors[k % len(colors)]
+        for x1, y1, x2, y2 in np.asarray(wins).reshape(-1, 4).tolist():
+            p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)) - 1, int(round(y2)) - 1)
+            cv2.rectangle(out, p1, p2, color, thick)
+            cv2.putText(out, f'L{level}', (p1[0] + 2 * thick, p1[1] + 12 * thick),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thick, color, max(1, thick // 2),
+                        cv2.LINE_AA)
+    return out
+
+
 def _output_names(images: Sequence[Union[str, np.ndarray]]) -> list[str]:
     """Per image, the stem of its preds file: the file's stem (``array_<i>`` for arrays);
     a stem met before gets ``_1``, ``_2``, ... (the same inputs give the same names)."""
@@ -533,7 +575,8 @@ def infer(config: Union[str, Any], checkpoint: str | None,
           images: Sequence[Union[str, np.ndarray]], out_dir: str, device: str = 'cpu',
           tta: bool = True, score_thr: float = 0.3, draw: bool = True,
           cfg_options: dict | None = None, progress: bool = True,
-          model: InferenceModel | None = None, strict: bool = False) -> InferenceSummary:
+          model: InferenceModel | None = None, strict: bool = False,
+          save_focus: bool = False) -> InferenceSummary:
     """Detect objects in images; write per-image results, pictures and one COCO file.
 
     Per image (names: the file's stem; a repeated stem gets ``_1``, ``_2``; arrays are
@@ -576,6 +619,11 @@ def infer(config: Union[str, Any], checkpoint: str | None,
             settings check is skipped).
         strict (bool): stop at the first unreadable image file (raise) instead of skipping
             it with a warning.
+        save_focus (bool): AutoFocus models (``AutoFocusTTAModel``, or with ``tta=False``
+            ``AutoFocusFasterRCNN``): also write ``out_dir/focus/<file name>``, the
+            coarsest scale's FocusPixel map over the picture (red) and the FocusChips of
+            each finer level (:func:`draw_focus`). A model without a FocusPixel branch is
+            an error.
 
     Returns:
         InferenceSummary: the COCO dict and the counts of images done, resumed, unreadable.
@@ -609,6 +657,9 @@ def infer(config: Union[str, Any], checkpoint: str | None,
     os.makedirs(preds_dir, exist_ok=True)
     if draw:
         os.makedirs(vis_dir, exist_ok=True)
+    focus_dir = osp.join(out_dir, 'focus')
+    if save_focus:
+        os.makedirs(focus_dir, exist_ok=True)
     if settings is not None:
         _dump_json(settings, osp.join(out_dir, SETTINGS_FILE))
     summary = InferenceSummary(coco={}, out_dir=out_dir)
@@ -635,19 +686,30 @@ def infer(config: Union[str, Any], checkpoint: str | None,
                     bar.update()
                 continue
             img = results['img']  # kept for the picture: the pipeline may replace it
-            pred = _predict(model.model, loaders[2], results).pred_instances
+            sample = _predict(model.model, loaders[2], results)
+            pred = sample.pred_instances
             h, w = img.shape[:2]
+            ext = '.jpg' if isinstance(image, np.ndarray) else osp.splitext(image)[1]
+            ext = ext if ext.lower() in IMAGE_EXTENSIONS else '.jpg'
+            if save_focus:
+                if 'pred_focus' not in sample:
+                    raise ValueError('save_focus (--save-focus): the model gives no FocusPixel '
+                                     'map; use an AutoFocus config (tta_model '
+                                     'AutoFocusTTAModel, model AutoFocusFasterRCNN)')
+                drawing = draw_focus(_as_bgr_uint8(img), sample.pred_focus,
+                                     sample.metainfo['img_shape'],
+                                     sample.metainfo.get('autofocus_chips'))
+                _write_atomic(osp.join(focus_dir, name + ext),
+                              lambda tmp, d=drawing: _imwrite(mmcv, d, tmp))
             bboxes = pred.bboxes.detach().cpu().numpy().astype(np.float64).round(2)
             scores = pred.scores.detach().cpu().numpy().astype(np.float64).round(5)
             labels = pred.labels.detach().cpu().numpy().astype(np.int64)
             if draw:
-                ext = '.jpg' if isinstance(image, np.ndarray) else osp.splitext(image)[1]
                 keep = scores >= score_thr
                 drawing = draw_detections(_as_bgr_uint8(img), bboxes[keep], scores[keep],
                                           labels[keep], model.classes)
-                _write_atomic(osp.join(vis_dir, name + (
-                    ext if ext.lower() in IMAGE_EXTENSIONS else '.jpg')),
-                    lambda tmp, d=drawing: _imwrite(mmcv, d, tmp))
+                _write_atomic(osp.join(vis_dir, name + ext),
+                              lambda tmp, d=drawing: _imwrite(mmcv, d, tmp))
             _dump_json(dict(labels=labels.tolist(), scores=scores.tolist(),
                             bboxes=bboxes.tolist(),
                             img_path=None if isinstance(image, np.ndarray)

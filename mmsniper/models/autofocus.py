@@ -47,7 +47,8 @@ class FocusPixelHead(BaseModule):
         dc_low, small, dc_high (float): target thresholds, CHIP pixels of ``sqrt(w * h)``
             (reference 5, 64, 90).
         loss_weight (float): weight of the loss in the detector's total. Default 1.0.
-        init_cfg (dict, optional): see ``BaseModule``.
+        init_cfg (dict, optional): see ``BaseModule``. Default: normal, std 0.01, the
+            logit's bias at probability 0.01.
     """
 
     def __init__(self, in_channels: int, feat_channels: int = 128, num_convs: int = 2,
@@ -56,7 +57,12 @@ class FocusPixelHead(BaseModule):
                  small: float = REFERENCE_FOCUS_TARGETS['small'],
                  dc_high: float = REFERENCE_FOCUS_TARGETS['dc_high'],
                  loss_weight: float = 1.0, init_cfg: dict | None = None) -> None:
-        super().__init__(init_cfg=init_cfg or dict(type='Normal', layer='Conv2d', std=0.01))
+        # The logit's bias starts at the prior 0.01 (positives are rare, as in RetinaNet):
+        # an untrained branch then marks no focus pixel at the reference thresholds,
+        # rather than sending every pixel of every scale to the finer levels.
+        super().__init__(init_cfg=init_cfg or dict(
+            type='Normal', layer='Conv2d', std=0.01,
+            override=dict(type='Normal', name='logit', std=0.01, bias_prob=0.01)))
         if not (0 <= dc_low < small <= dc_high):
             raise ValueError(f'focus_head: expected 0 <= dc_low < small <= dc_high, got '
                              f'dc_low={dc_low!r}, small={small!r}, dc_high={dc_high!r}')

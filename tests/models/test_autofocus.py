@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
 from mmdet.structures import DetDataSample
@@ -52,8 +53,13 @@ def test_head_loss_ignores_dont_care_cells_and_learns():
     head.init_weights()
     sample = chip_sample([[2, 2, 14, 14]], img_shape=(64, 96), pad=(64, 96))
     feats = [torch.randn(1, 4, 4, 6)]
+    # Untrained: about the prior 0.01 everywhere (no focus pixel at the reference thresholds).
+    (pred,) = head.predict(feats, [sample])
+    assert torch.allclose(pred.data, torch.full_like(pred.data, 0.01), atol=0.002)
     loss0 = head.loss(feats, [sample])['loss_focus']
-    assert loss0.item() == pytest.approx(2 * torch.log(torch.tensor(2.)).item(), rel=0.05)
+    # BCE at p = 0.01: 23 negative cells and 1 positive, times loss_weight 2.
+    want = 2 * (23 * -np.log(0.99) - np.log(0.01)) / 24
+    assert loss0.item() == pytest.approx(want, rel=0.05)
     opt = torch.optim.Adam(head.parameters(), lr=0.05)
     for _ in range(60):
         opt.zero_grad()

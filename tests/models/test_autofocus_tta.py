@@ -127,3 +127,31 @@ def test_settings_are_checked():
     m = AutoFocusTTAModel(module=BlobDetector(), focus_steps=STEPS)
     with pytest.raises(KeyError, match='AutoFocusFasterRCNN'):
         run(m, pyramid(levels(None)), [canvas(240, 320, [A])])
+
+
+def test_infer_saves_the_focus_map_and_chips(tmp_path):
+    import cv2
+
+    from mmsniper.apis.inference import InferenceModel, infer
+
+    pipeline = [dict(type='LoadImageFromFile'), pyramid(levels(None)).transforms[1]]
+    m = InferenceModel(model(FocusBlobDetector()), pipeline, ('a', 'b', 'c', 'd'), None)
+    path = tmp_path / 'imgs' / 'im.png'
+    path.parent.mkdir()
+    cv2.imwrite(str(path), canvas(240, 320, [A, B, C]))
+    summary = infer(None, None, [str(path)], str(tmp_path / 'out'), score_thr=0.3,
+                    progress=False, model=m, save_focus=True)
+    assert summary.done == 1 and len(summary.coco['annotations']) == 3
+    pic = cv2.imread(str(tmp_path / 'out' / 'focus' / 'im.png'))
+    assert pic.shape == (240, 320, 3)
+    # B's focus cells (coarse cells 7..8 x 5, i.e. ORIGINAL 224..256 x 160..192) are red
+    # (on the black background at x 245, y 170); a cell without focus is not.
+    assert pic[170, 245, 2] > 100 and pic[170, 245, :2].max() < 20
+    assert tuple(pic[10, 300]) == (0, 0, 0)
+    # The middle level's FocusChip outline (224..288 x 160..224) is drawn.
+    assert pic[223, 260].any() and not pic[230, 300].any()
+    # A model without a FocusPixel branch: an error naming the option.
+    plain = InferenceModel(model(BlobDetector()), pipeline, ('a', 'b', 'c', 'd'), None)
+    with pytest.raises((ValueError, KeyError), match='AutoFocus'):
+        infer(None, None, [str(path)], str(tmp_path / 'out2'), progress=False, model=plain,
+              save_focus=True)
