@@ -57,15 +57,20 @@ class AutoFocusTTAModel(SniperTTAModel):
         chip_cfg (dict, optional): as :class:`SniperTTAModel`; ``batch_size`` is also the
             number of FocusChips per forward pass and ``border_tol`` (scaled pixels) the
             distance within which a detection touches a FocusChip side.
+        full_pyramid (bool): the baseline with the same model and bookkeeping: every
+            finer level on its whole image (one FocusChip = the image), whatever the map
+            says. Default False.
     """
 
     def __init__(self, module: Union[dict, torch.nn.Module],
                  focus_steps: Sequence[dict] | None = None,
                  merger: Union[dict, Callable, None] = None, max_per_img: int = 200,
-                 chip_cfg: dict | None = None, data_preprocessor: Any = None) -> None:
+                 chip_cfg: dict | None = None, full_pyramid: bool = False,
+                 data_preprocessor: Any = None) -> None:
         super().__init__(module=module, merger=merger, max_per_img=max_per_img,
                          chip_cfg=chip_cfg, data_preprocessor=data_preprocessor)
         self.focus_steps = check_focus_steps(focus_steps, 'tta_model.focus_steps')
+        self.full_pyramid = bool(full_pyramid)
 
     def test_step(self, data: Union[dict, tuple, list]) -> list[DetDataSample]:
         """Run AutoFocus on a TTA batch (see the module docstring).
@@ -154,7 +159,9 @@ class AutoFocusTTAModel(SniperTTAModel):
             lv = int(meta['pyramid_level'])
             nw, nh = scaled_image_size((w0, h0), meta['pyramid_scale'])
             out['full'][lv] = int(nw * nh)
-            cells = focus_chips(fmap, step, (math.ceil(cw / stride), math.ceil(ch / stride)))
+            grid = (math.ceil(cw / stride), math.ceil(ch / stride))
+            cells = (np.array([[0, 0, *grid]]) if self.full_pyramid
+                     else focus_chips(fmap, step, grid))
             wins = cells_to_next_scale(cells, stride, (cw, ch), (nw / cw, nh / ch), (nw, nh))
             # Aligned to the stride: the windows' cells are cells of the level's own grid.
             wins[:, :2] = np.floor(wins[:, :2] / stride) * stride

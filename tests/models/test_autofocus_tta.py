@@ -81,6 +81,16 @@ def test_finer_levels_run_only_inside_focus_chips(max_pixels):
     assert out.pred_focus.data.shape == (1, 8, 10)
 
 
+def test_full_pyramid_baseline_runs_every_level_whole():
+    det = FocusBlobDetector()
+    m = AutoFocusTTAModel(module=det, focus_steps=STEPS, full_pyramid=True,
+                          merger=dict(type='NMSMerger', iou_threshold=0.5))
+    (out,) = run(m, pyramid(levels(None)), [canvas(240, 320, [A, C])])
+    assert close(rows(out), expected(A, C))
+    assert out.metainfo['autofocus_pixels'] == out.metainfo['autofocus_full_pixels']
+    assert sorted(det.seen) == [(120, 160), (240, 320), (480, 640)]
+
+
 def test_the_cut_object_is_dropped_not_merged():
     # Without the border rule the fragment of C (224..240 x 160..200, in the middle range)
     # would survive the merge as a fourth box: show that it reaches the detector's output.
