@@ -6,6 +6,7 @@ import os.path as osp
 import pickle
 
 import pytest
+
 from conftest import FAST, FAST_TRAIN, REPO, run_tool, tool
 
 AUTOFOCUS_TINY = osp.join(REPO, 'configs', 'scaleshapes', 'autofocus_faster_r18_scaleshapes.py')
