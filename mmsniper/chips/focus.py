@@ -33,6 +33,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ._checks import as_boxes, as_image_size, as_positive_int
+from .scales import box_sizes
 
 #: Reference FocusChip parameters per coarse -> fine step: coarsest -> middle, middle ->
 #: finest (``min_size`` in cells of stride 16: 256 and 320 pixels of the coarser scale).
@@ -131,7 +132,7 @@ def focus_targets(boxes: Any, chip_size: Any, stride: int, dc_low: float = 5.0,
     out = np.zeros((gh, gw), np.int8)
     if len(b) == 0:
         return out
-    size = np.sqrt(np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None))
+    size = box_sizes(b)  # the package's one size definition
     pos = (size > dc_low) & (size < small)
     ign = ~pos & (size < dc_high)
     # Cells j with j * s < x2 and (j + 1) * s > x1: [floor(x1 / s), ceil(x2 / s)).

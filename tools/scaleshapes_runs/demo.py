@@ -115,8 +115,7 @@ def run_demo(work_dir: str = 'work_dirs/demo', iters: int = DEFAULT_ITERS,
             run_logged(cmd, osp.join(logs, 'extract_proposals.log'), echo)
         timed('rpn_and_proposals', t0)
         config = repo_path(NEG_CONFIG)
-        options += [f'train_dataloader.dataset.negatives.proposals={proposals}',
-                    f'sniper.proposals={proposals}']
+        options += [f'sniper.proposals={proposals}']  # the one place it is set
 
     n += 1
     chips_dir = osp.join(work_dir, 'chips')
