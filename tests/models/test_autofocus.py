@@ -110,3 +110,26 @@ def test_detector_trains_focus_jointly_with_one_backbone_pass(autofocus_detector
         (pred,) = det.test_step(dict(inputs=[img], data_samples=[chip_sample([])]))
     assert pred.pred_focus.data.shape == (1, 4, 6)
     assert 'bboxes' in pred.pred_instances
+
+
+def test_configs_coco_reference_and_scaleshapes_scaled_by_the_chip_size():
+    coco = Config.fromfile(osp.join(REPO, 'configs', 'autofocus_faster_r101.py'))
+    small = Config.fromfile(osp.join(REPO, 'configs', 'scaleshapes',
+                                     'autofocus_faster_r18_scaleshapes.py'))
+    for cfg in (coco, small):
+        assert cfg.model.type == 'AutoFocusFasterRCNN'
+        assert cfg.tta_model.type == 'AutoFocusTTAModel'
+        assert cfg.runner_type == 'SniperRunner'
+        assert len(cfg.tta_model.focus_steps) == len(cfg.sniper.test_scales) - 1
+    # The reference values on COCO.
+    assert [(s.threshold, s.dilation, s.min_size) for s in coco.tta_model.focus_steps] == [
+        (0.02, 3, 16), (0.2, 3, 20)]
+    assert (coco.model.focus_head.dc_low, coco.model.focus_head.small,
+            coco.model.focus_head.dc_high) == (5, 64, 90)
+    # ScaleShapes: sizes times the chip-size ratio, unitless values kept.
+    r = small.sniper.chip_size / coco.sniper.chip_size
+    for a, b in zip(coco.tta_model.focus_steps, small.tta_model.focus_steps):
+        assert (b.threshold, b.dilation, b.min_size) == (a.threshold, a.dilation,
+                                                         a.min_size * r)
+    for key in ('dc_low', 'small', 'dc_high'):
+        assert small.model.focus_head[key] == coco.model.focus_head[key] * r
