@@ -160,7 +160,12 @@ class AutoFocusFasterRCNN(FasterRCNN):
         focus_head = dict(focus_head)
         focus_head.setdefault('type', 'FocusPixelHead')
         if 'in_channels' not in focus_head:
-            focus_head['in_channels'] = kwargs['neck']['out_channels']
+            neck = kwargs.get('neck') or {}
+            if 'out_channels' not in neck:
+                raise ValueError('model.focus_head.in_channels: not given and the model has no '
+                                 'neck.out_channels to take it from; set it to the channels '
+                                 'of the feature level the head reads')
+            focus_head['in_channels'] = neck['out_channels']
         self.focus_head = MODELS.build(focus_head)
         self._reuse: tuple | None = None
 
