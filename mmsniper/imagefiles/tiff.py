@@ -136,7 +136,7 @@ def _pack_ifd(f: Any, entries: list, next_pos: int = 0) -> tuple[int, int]:
 
 def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str = 'jpeg',
                   quality: int = 90, level_quality: int = 95, subsampling: str = '444',
-                  description: Optional[dict] = None) -> dict:
+                  level_subsampling: str = '444', description: Optional[dict] = None) -> dict:
     """Write ``img`` as a tiled pyramidal BigTIFF.
 
     Memory: the image plus its next level (the tiles are encoded and written one by one).
@@ -150,11 +150,13 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
             Re-encoding a JPEG at its own quality and chroma subsampling, on the same
             8/16-pixel grid (tiles start on multiples of 16), loses little (measured:
             0.6-0.9 grey levels mean difference).
-        level_quality (int): JPEG quality of the reduced levels (always 4:4:4: they
-            have more detail per pixel than the source, and chroma subsampling cost
-            them 1.6-3 grey levels at quality 90 in our measurements). Default 95.
+        level_quality (int): JPEG quality of the reduced levels. Default 95.
         subsampling (str): chroma subsampling of the full-resolution level, ``'444'`` or
             ``'420'`` (use the source JPEG's). Default ``'444'``.
+        level_subsampling (str): the same for the reduced levels. Default ``'444'``:
+            they have more detail per pixel than the source, and 4:2:0 cost them 2-3
+            grey levels more mean difference in our measurements (but decodes about
+            1.5x faster; docs/large_images.md).
         description (dict, optional): more keys for the JSON description (e.g. the source
             file's size and mtime).
 
@@ -173,13 +175,14 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
     h, w = img.shape[:2]
     n = level_count((w, h), tile)
     desc = dict(description or {})
-    if subsampling not in ('444', '420'):
-        raise ValueError(f"subsampling: expected '444' or '420', got {subsampling!r}")
+    for name, v in (('subsampling', subsampling), ('level_subsampling', level_subsampling)):
+        if v not in ('444', '420'):
+            raise ValueError(f"{name}: expected '444' or '420', got {v!r}")
     jpeg = compression == 'jpeg'
     desc.update({MARKER: 1, 'width': w, 'height': h, 'factors': [2 ** i for i in range(n)],
                  'tile': tile, 'compression': compression,
                  'quality': [int(quality), int(level_quality)] if jpeg else None,
-                 'subsampling': subsampling if jpeg else None})
+                 'subsampling': [subsampling, level_subsampling] if jpeg else None})
     code = COMPRESSIONS[compression]
     with open(path, 'wb') as f:
         f.write(b'II' + struct.pack('<HHHQ', 43, 8, 0, 0))  # BigTIFF, first IFD patched
@@ -188,7 +191,7 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
         for i in range(n):
             lh, lw = level.shape[:2]
             offsets, counts = [], []
-            sub420 = i == 0 and subsampling == '420'
+            sub420 = (subsampling if i == 0 else level_subsampling) == '420'
             q = quality if i == 0 else level_quality
             for data in _tiles(level, tile, compression, q, sub420):
                 offsets.append(f.tell())

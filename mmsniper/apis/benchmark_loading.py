@@ -1,0 +1,342 @@
+"""What one training chip costs to load, by image size, file kind and level; old vs new path.
+
+Behind ``tools/analysis_tools/benchmark_loading.py`` (see ``docs/large_images.md``).
+
+Paths (each a real pipeline, both ending in :class:`~mmsniper.datasets.ChipGenerator`):
+
+- ``old``: ``LoadImageFromFile`` (the whole file decoded) then the chip cut;
+- ``new``: :class:`~mmsniper.datasets.LoadChipWindow` (a pyramid: the window's tiles at
+  the chip's level; a JPEG: reduced decoding; a PNG: whole decode) then the same cut.
+
+Files (generated in a temporary folder, all the same synthetic picture per size): ``jpeg``
+(quality 90, 4:2:0), ``png`` (compression level 1) and ``tiff``, the pyramid that
+:func:`~mmsniper.apis.convert_large_images.convert_large_images` makes of the JPEG.
+
+Levels: chip scales ``1, 1/2, 1/4, ...`` while a 512 chip does not hold the whole scaled
+image, then the scale at which it does (``512 / long side``). Each (size, file, path) runs
+in a forked worker (single-threaded OpenCV, as mmengine sets data-loader workers) that
+reports chips per second per level, the mean and PSNR of its chips' difference from the
+old path's chips of the same tickets, and its peak resident memory: the increase over the
+worker's start (what loading adds) and the absolute peak (which includes the forked
+parent's pages, torch and mmdet included). The OS file cache is warm (files just
+written): disk reads are not measured.
+"""
+from __future__ import annotations
+
+import math
+import os
+import os.path as osp
+import resource
+import time
+from typing import Any, Optional, Sequence
+
+import cv2
+import numpy as np
+
+SIZES = ((640, 480), (4000, 3000), (10000, 8000), (20000, 20000))
+FORMATS = ('jpeg', 'png', 'tiff')
+CHIP = 512
+#: Images with at least this many pixels: the old path (and files the new path decodes
+#: whole) measured at the finest and coarsest level only, one chip each (a chip costs a
+#: whole decode, seconds, whatever the level), unless all levels are asked for.
+HUGE_PIXELS = 100_000_000
+
+
+def synthetic_image(w: int, h: int, seed: int = 0, strip: int = 1024) -> np.ndarray:
+    """A photo-like test picture: 1/f-like colour texture, many small sharp rectangles
+    (anti-aliased), sensor-like grain. About 1.5 bits per pixel as a quality-90 JPEG.
+
+    Made in strips of rows, so memory is the result plus one strip (20000x20000: 1.2 GB).
+
+    Args:
+        w, h (int): size in pixels.
+        seed (int): the picture.
+
+    Returns:
+        ndarray[h, w, 3] uint8 BGR.
+    """
+    rng = np.random.default_rng(seed)
+    # texture on a grid of 8-pixel cells, coarse octaves added from the coarsest up
+    gw, gh = -(-w // 8) + 3, -(-h // 8) + 3
+    field = None
+    for div, amp in ((64, 48.0), (16, 28.0), (4, 16.0), (1, 9.0)):
+        cur = rng.normal(0, amp, (gh // div + 2, gw // div + 2, 3)).astype(np.float32)
+        if field is not None:
+            cur += cv2.resize(field, (cur.shape[1], cur.shape[0]),
+                              interpolation=cv2.INTER_LINEAR)
+        field = cur
+    field = field[:gh, :gw] + rng.uniform(60, 190, 3).astype(np.float32)
+    n = max(1, int(w * h / 4000))
+    rects = np.stack([rng.uniform(0, w, n), rng.uniform(0, h, n), rng.uniform(3, 40, n),
+                      rng.uniform(0.3, 1.5, n)], 1)
+    order = np.argsort(rects[:, 1])
+    rects = rects[order]
+    colors = rng.uniform(0, 255, (n, 3))[order]
+    grain = rng.normal(0, 3.0, (251, 253, 3)).astype(np.float32)
+    out = np.empty((h, w, 3), np.uint8)
+    for r0 in range(0, h, strip):
+        r1 = min(h, r0 + strip)
+        a, b = r0 // 8, -(-r1 // 8) + 2
+        up = cv2.resize(field[a:b + 1], (field.shape[1] * 8, (b + 1 - a) * 8),
+                        interpolation=cv2.INTER_LINEAR)
+        acc = np.ascontiguousarray(up[8:8 + r1 - r0, 8:8 + w])
+        lo, hi = np.searchsorted(rects[:, 1], [r0 - 100, r1])
+        for (x, y, s, q), c in zip(rects[lo:hi], colors[lo:hi]):
+            cv2.rectangle(acc, (int(x * 16), int((y - r0) * 16)),
+                          (int((x + s) * 16), int((y + s * q - r0) * 16)), c.tolist(), -1,
+                          cv2.LINE_AA, 4)
+        rows = grain[np.arange(r0, r1) % grain.shape[0]]
+        for c0 in range(0, w, grain.shape[1]):
+            acc[:, c0:c0 + grain.shape[1]] += rows[:, :w - c0]
+        out[r0:r1] = np.clip(acc, 0, 255, out=acc)
+    return out
+
+
+def levels(size: tuple[int, int], chip: int = CHIP) -> list[float]:
+    """Chip scales ``1, 1/2, ...`` while a chip does not hold the whole scaled image,
+    then the one at which it does (``chip / long side``)."""
+    long_side = max(size)
+    out, s = [], 1.0
+    while long_side * s > chip:
+        out.append(s)
+        s /= 2
+    out.append(min(1.0, chip / long_side))
+    return sorted(set(out), reverse=True)
+
+
+def tickets(size: tuple[int, int], scale: float, n: int, seed: int) -> list:
+    """``n`` chip tickets at ``scale``: random whole-pixel 512 windows of the scaled image
+    (the edge rule's boxes, :func:`mmsniper.chips.chip.window_box`)."""
+    from mmsniper.chips import Chip
+    from mmsniper.chips.chip import window_box
+    from mmsniper.chips.scales import scaled_image_size
+    from mmsniper.datasets.tickets import ChipTicket
+
+    rng = np.random.default_rng(seed)
+    sw, sh = scaled_image_size(size, scale)
+    out = []
+    for _ in range(n):
+        x1 = int(rng.integers(0, max(1, sw - CHIP + 1)))
+        y1 = int(rng.integers(0, max(1, sh - CHIP + 1)))
+        win = (x1, y1, min(sw, x1 + CHIP), min(sh, y1 + CHIP))
+        out.append(ChipTicket(0, Chip(0, scale, window_box(win, scale, size)),
+                              (0.0, math.inf), CHIP, 1.0, 0.0))
+    return out
+
+
+def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
+               seed: int = 0, level_quality: int = 95, level_subsampling: str = '444') -> dict:
+    """Write the test files of one size (run it in a child process: the picture is big).
+
+    Returns:
+        dict: ``{format: path}``.
+    """
+    from ..imagefiles import write_pyramid
+    from .convert_large_images import _jpeg_encoding
+
+    w, h = size
+    img = synthetic_image(w, h, seed)
+    paths = {}
+    stem = osp.join(folder, f'img_{w}x{h}')
+    jpg = stem + '.jpg'
+    if not cv2.imwrite(jpg, img, [cv2.IMWRITE_JPEG_QUALITY, 90]):
+        raise OSError(f'could not write {jpg}')
+    if 'jpeg' in formats:
+        paths['jpeg'] = jpg
+    if 'png' in formats:
+        paths['png'] = stem + '.png'
+        if not cv2.imwrite(paths['png'], img, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+            raise OSError(f'could not write {paths["png"]}')
+    if 'tiff' in formats:
+        del img
+        with open(jpg, 'rb') as f:
+            q, sampling = _jpeg_encoding(f.read())
+        paths['tiff'] = stem + '.tif'
+        st = os.stat(jpg)
+        write_pyramid(cv2.imread(jpg, cv2.IMREAD_COLOR), paths['tiff'], quality=q or 90,
+                      subsampling=sampling, level_quality=level_quality,
+                      level_subsampling=level_subsampling,
+                      description=dict(source=osp.basename(jpg), source_size=st.st_size,
+                                       source_mtime_ns=st.st_mtime_ns))
+    return paths
+
+
+def _rss_mb() -> float:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _worker(job: dict) -> dict:
+    """Measure one (size, file, path) in this (forked) process."""
+    from mmcv.transforms import LoadImageFromFile
+    from mmdet.structures.bbox import HorizontalBoxes
+
+    from ..datasets import ChipGenerator, LoadChipWindow
+
+    cv2.setNumThreads(0)  # as mmengine sets data-loader workers: one thread
+    start_rss = _rss_mb()
+    loader = LoadImageFromFile() if job['path'] == 'old' else LoadChipWindow()
+    cut = ChipGenerator()
+    size = tuple(job['size'])
+    rows = []
+    for li, scale in enumerate(job['levels']):
+        chips, times = [], []
+        t_level = time.perf_counter()
+        for ticket in tickets(size, scale, job['max_chips'], seed=1000 * li + 7):
+            results = dict(img_path=job['file'], width=size[0], height=size[1], chip=ticket,
+                           gt_bboxes=HorizontalBoxes(np.zeros((0, 4), np.float32)),
+                           gt_bboxes_labels=np.zeros(0, np.int64),
+                           gt_ignore_flags=np.zeros(0, bool))
+            t = time.perf_counter()
+            out = cut(loader(results))
+            times.append(time.perf_counter() - t)
+            if len(chips) < job['keep_chips']:
+                chips.append(out['img'])
+            if time.perf_counter() - t_level > job['min_seconds'] and \
+                    len(times) >= job['min_chips']:
+                break
+        # the first chip of a level opens the file (header, tile tables): kept in the mean
+        rows.append(dict(scale=scale, chips=len(times), ms=1000 * float(np.mean(times)),
+                         ms_min=1000 * float(np.min(times)), images=chips))
+    return dict(job, rows=rows, rss_start_mb=start_rss, rss_peak_mb=_peak_mb(),
+                rss_added_mb=_peak_mb() - start_rss)
+
+
+def _in_child(fn: Any, arg: Any) -> Any:
+    """``fn(arg)`` in a forked child (its own peak memory; the parent's pages shared)."""
+    import multiprocessing as mp
+
+    with mp.get_context('fork').Pool(1, maxtasksperchild=1) as pool:
+        return pool.apply(fn, (arg,))
+
+
+def _make_files_job(arg: tuple) -> dict:
+    return make_files(*arg)
+
+
+def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
+                  formats: Sequence[str] = FORMATS, max_chips: int = 20,
+                  min_seconds: float = 1.0, all_levels: bool = False,
+                  level_quality: int = 95, level_subsampling: str = '444',
+                  progress: Optional[Any] = print) -> dict:
+    """Generate the files and measure every (size, file, path, level).
+
+    Args:
+        folder (str): where the files are written (reused: existing files are kept).
+        sizes (Sequence[tuple[int, int]]): image sizes ``(w, h)``.
+        formats (Sequence[str]): some of ``('jpeg', 'png', 'tiff')``.
+        max_chips (int): chips per level at most.
+        min_seconds (float): per level, stop after this long (at least 2 chips, or 1 when
+            a chip decodes a huge file).
+        all_levels (bool): measure every level of huge images on the old path too.
+        level_quality, level_subsampling: the pyramid's reduced levels (as the
+            converter's options).
+        progress (callable | None): called with a line per step.
+
+    Returns:
+        dict: ``sizes``, ``formats``, ``jobs`` (one per size, file, path: ``rows`` per
+        level with ``scale``, ``chips``, ``ms``, ``mad``, ``psnr``; memory), ``seconds``.
+    """
+    t0 = time.perf_counter()
+    os.makedirs(folder, exist_ok=True)
+    say = progress or (lambda *_: None)
+    jobs = []
+    for size in sizes:
+        size = (int(size[0]), int(size[1]))
+        t = time.perf_counter()
+        paths = _in_child(_make_files_job, (folder, size, tuple(formats), 0, level_quality,
+                                            level_subsampling))
+        say(f'{size[0]}x{size[1]}: files written in {time.perf_counter() - t:.1f} s')
+        lv = levels(size)
+        huge = size[0] * size[1] >= HUGE_PIXELS
+        for fmt in formats:
+            old = None
+            for path in ('old', 'new'):
+                whole = path == 'old' or fmt == 'png'  # decodes the whole file per chip
+                use = [lv[0], lv[-1]] if huge and whole and not all_levels and \
+                    len(lv) > 2 else lv
+                job = dict(size=size, format=fmt, path=path, file=paths[fmt], levels=use,
+                           max_chips=1 if huge and whole else max_chips,
+                           min_chips=1 if huge and whole else 2,
+                           min_seconds=min_seconds, keep_chips=2)
+                t = time.perf_counter()
+                res = _in_child(_worker, job)
+                say(f'  {fmt} {path}: {time.perf_counter() - t:.1f} s, peak RSS '
+                    f'+{res["rss_added_mb"]:.0f} MB')
+                if path == 'old':
+                    old = {r['scale']: r['images'] for r in res['rows']}
+                for r in res['rows']:
+                    ref = (old or {}).get(r['scale'])
+                    mads, mses = [], []
+                    for a, b in zip(ref or [], r['images']):
+                        d = a.astype(np.float64) - b
+                        mads.append(float(np.abs(d).mean()))
+                        mses.append(float((d ** 2).mean()))
+                    r['mad'] = max(mads) if mads else None
+                    r['psnr'] = (10 * math.log10(255 ** 2 / max(max(mses), 1e-12))
+                                 if mses else None)
+                for r in res['rows']:
+                    r.pop('images')
+                jobs.append(res)
+    return dict(sizes=[list(s) for s in sizes], formats=list(formats), jobs=jobs,
+                level_quality=level_quality, level_subsampling=level_subsampling,
+                seconds=time.perf_counter() - t0, cpu_count=os.cpu_count(),
+                load_average=list(os.getloadavg()))
+
+
+def format_table(result: dict) -> str:
+    """The results as Markdown: per size, file and level, ms per chip (old / new),
+    the speed-up, new vs the 640x480 JPEG old-path chip, the new chips' difference from
+    the old ones (mean absolute, grey levels; PSNR dB); then peak memory per worker."""
+    by = {(tuple(j['size']), j['format'], j['path']): j for j in result['jobs']}
+    base = by.get(((640, 480), 'jpeg', 'old'))
+    base_ms = base['rows'][0]['ms'] if base else None
+    lines = []
+    if base_ms:
+        lines.append(f'Reference: a 512x512 chip of a 640x480 JPEG on the old path costs '
+                     f'{base_ms:.2f} ms (scale 1).\n')
+    lines += ['| image | file | scale | level k | old ms/chip | new ms/chip | old/new | '
+              'new vs 640x480 JPEG | new vs old chip: mean abs diff, PSNR |',
+              '|---|---|---|---|---|---|---|---|---|']
+    from ..imagefiles import level_factor
+
+    for size in result['sizes']:
+        size = tuple(size)
+        for fmt in result['formats']:
+            old, new = by.get((size, fmt, 'old')), by.get((size, fmt, 'new'))
+            if new is None:
+                continue
+            old_rows = {r['scale']: r for r in (old or {}).get('rows', [])}
+            factors = {'tiff': (1, 2, 4, 8, 16, 32, 64, 128), 'jpeg': (1, 2, 4, 8)}.get(
+                fmt, (1,))
+            for r in new['rows']:
+                o = old_rows.get(r['scale'])
+                k = level_factor(r['scale'], factors)
+                diff = ('0 (identical)' if r.get('mad') == 0.0 else
+                        f'{r["mad"]:.2f}, {r["psnr"]:.1f} dB' if r.get('mad') is not None
+                        else '-')
+                lines.append(
+                    f'| {size[0]}x{size[1]} | {fmt} | {r["scale"]:.4g} | {k} | '
+                    + (f'{o["ms"]:.1f}' if o else '-') + f' | {r["ms"]:.1f} | '
+                    + (f'{o["ms"] / r["ms"]:.1f}x' if o else '-') + ' | '
+                    + (f'{r["ms"] / base_ms:.2f}x' if base_ms else '-') + f' | {diff} |')
+    lines += ['', '| image | file | old path: peak RSS added / absolute (MB) | new path: '
+              'peak RSS added / absolute (MB) |', '|---|---|---|---|']
+    for size in result['sizes']:
+        size = tuple(size)
+        for fmt in result['formats']:
+            cells = []
+            for path in ('old', 'new'):
+                j = by.get((size, fmt, path))
+                cells.append(f'{j["rss_added_mb"]:.0f} / {j["rss_peak_mb"]:.0f}' if j else '-')
+            lines.append(f'| {size[0]}x{size[1]} | {fmt} | {cells[0]} | {cells[1]} |')
+    la = result.get('load_average')
+    lines.append('')
+    lines.append(f'{result["seconds"]:.0f} s in all on {result.get("cpu_count")} cores'
+                 + (f', load average at the end {la[0]:.1f} (other processes running)'
+                    if la else '') + '.')
+    return '\n'.join(lines)

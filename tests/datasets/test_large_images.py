@@ -1,0 +1,271 @@
+"""Large images (issue 19): the tiled pyramid, LoadChipWindow + ChipGenerator against the
+decode-then-crop path, the converter (resume, staleness, bad files), the loading benchmark.
+
+Images are ~2000x1500 (generated once per session); nothing here is huge.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import os.path as osp
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from mmcv.transforms import LoadImageFromFile
+from mmdet.structures.bbox import HorizontalBoxes
+
+from mmsniper.apis.benchmark_loading import synthetic_image, tickets
+from mmsniper.apis.convert_large_images import convert_large_images
+from mmsniper.chips import Chip
+from mmsniper.datasets import ChipGenerator, LoadChipWindow
+from mmsniper.datasets.tickets import ChipTicket
+from mmsniper.imagefiles import (
+    ImageFileError,
+    StaleImageError,
+    TiledPyramid,
+    jpeg_header,
+    open_image,
+    write_pyramid,
+)
+from mmsniper.imagefiles.tiff import halve
+
+W, H = 2000, 1500
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    """A COCO set: one 2000x1500 JPEG (quality 90), one 640x480 JPEG, converted."""
+    root = tmp_path_factory.mktemp('large')
+    img_dir = root / 'images'
+    img_dir.mkdir()
+    cv2.imwrite(str(img_dir / 'big.jpg'), synthetic_image(W, H, 3),
+                [cv2.IMWRITE_JPEG_QUALITY, 90])
+    cv2.imwrite(str(img_dir / 'small.jpg'), synthetic_image(640, 480, 4),
+                [cv2.IMWRITE_JPEG_QUALITY, 90])
+    coco = dict(images=[dict(id=1, file_name='big.jpg', width=W, height=H),
+                        dict(id=2, file_name='small.jpg', width=640, height=480)],
+                annotations=[dict(id=1, image_id=1, category_id=1, bbox=[100, 120, 300, 200],
+                                  area=60000, iscrowd=0)],
+                categories=[dict(id=1, name='thing')])
+    ann = root / 'train.json'
+    ann.write_text(json.dumps(coco))
+    summary = convert_large_images(str(ann), str(img_dir), progress=False)
+    return dict(root=str(root), img_dir=str(img_dir), ann=str(ann), summary=summary,
+                jpg=str(img_dir / 'big.jpg'), tif=str(root / 'images_pyramid' / 'big.jpg.tif'))
+
+
+def _run(loader, path, ticket, size=(W, H)):
+    boxes = np.array([[100, 120, 400, 320], [1500, 900, 1990, 1490]], np.float32)
+    results = dict(img_path=path, img_id=1, width=size[0], height=size[1], chip=ticket,
+                   gt_bboxes=HorizontalBoxes(boxes), gt_bboxes_labels=np.array([0, 1]),
+                   gt_ignore_flags=np.array([False, False]))
+    return ChipGenerator()(loader(results))
+
+
+def test_pyramid_levels_windows_and_interop(tmp_path):
+    img = synthetic_image(601, 457, 1)
+    for comp in ('none', 'deflate', 'jpeg'):
+        path = str(tmp_path / f'p_{comp}.tif')
+        desc = write_pyramid(img, path, tile=128, compression=comp, quality=95)
+        pyr = TiledPyramid(path)
+        assert pyr.factors == (1, 2, 4, 8) == tuple(desc['factors'])
+        level = img
+        for k in pyr.factors:
+            whole = pyr.read(None, k)
+            assert whole.shape == (math.ceil(457 / k), math.ceil(601 / k), 3)
+            # a window whose corner is on the factor's grid, ending at the border
+            win = pyr.read((208, 96, 601, 457), k)
+            expect = level[96 // k:, 208 // k:]
+            diff = np.abs(win.astype(int) - expect).mean()
+            assert win.shape == expect.shape
+            assert diff == 0 if comp != 'jpeg' else diff < 4, (comp, k, diff)  # q95 4:4:4
+            level = halve(level)
+        pyr.close()
+        # a standard tiled BigTIFF: libtiff (through OpenCV) reads the full level
+        back = cv2.imread(path, cv2.IMREAD_COLOR)
+        assert back is not None and back.shape == img.shape
+        assert np.abs(back.astype(int) - img).mean() < 2.5
+    with pytest.raises(ValueError, match='not inside'):
+        TiledPyramid(path).read((1, 0, 10, 10), 2)
+
+
+@pytest.mark.parametrize('scale', [2.0, 1.0, 0.7, 0.5, 0.3, 0.13, 512 / 2000])
+def test_new_path_is_the_old_chip(data, scale):
+    """LoadChipWindow + ChipGenerator vs LoadImageFromFile + ChipGenerator, same tickets:
+    boxes identical, pixels within interpolation (and re-encoding) error."""
+    for ticket in tickets((W, H), scale, 3, seed=int(scale * 1000)):
+        old = _run(LoadImageFromFile(), data['jpg'], ticket)
+        for path in (data['jpg'], data['tif']):
+            new = _run(LoadChipWindow(), path, ticket)
+            assert 'img_window' not in new
+            assert new['img'].shape == old['img'].shape == (512, 512, 3)
+            np.testing.assert_allclose(new['gt_bboxes'].numpy(), old['gt_bboxes'].numpy(),
+                                       atol=1e-4)
+            np.testing.assert_array_equal(new['gt_ignore_flags'], old['gt_ignore_flags'])
+            assert new['scale_factor'] == old['scale_factor']
+            d = new['img'].astype(np.float64) - old['img']
+            mad = np.abs(d).mean()
+            psnr = 10 * math.log10(255 ** 2 / max((d ** 2).mean(), 1e-12))
+            print(f'scale {scale:.3f} {osp.basename(path)}: MAD {mad:.2f}, PSNR {psnr:.1f} dB')
+            assert mad <= 2.0 and psnr >= 30, (scale, path, mad, psnr)
+            if path == data['jpg'] and scale > 0.5:  # same decode, same crop: identical
+                assert mad == 0
+
+
+def test_windows_read_only_what_the_chip_needs(data):
+    ticket = tickets((W, H), 0.25, 1, seed=5)[0]
+    results = LoadChipWindow()(dict(img_path=data['tif'], width=W, height=H, chip=ticket))
+    x0, y0, k = results['img_window']
+    assert k == 4 and x0 % 4 == 0 and y0 % 4 == 0
+    assert results['ori_shape'] == (H, W)
+    # a 512 chip at scale 1/4 from level 4: about 512 + 2 level pixels a side
+    assert max(results['img'].shape[:2]) <= 512 + 2
+    # JPEG: decoded at 1/4
+    results = LoadChipWindow()(dict(img_path=data['jpg'], width=W, height=H, chip=ticket))
+    assert results['img_window'][2] == 4
+    results = LoadChipWindow(reduced_jpeg=False)(dict(img_path=data['jpg'], width=W,
+                                                      height=H, chip=ticket))
+    assert results['img_window'][2] == 1
+
+
+def test_simple_mode_is_load_image_from_file(data):
+    a = LoadChipWindow()(dict(img_path=data['jpg']))
+    b = LoadImageFromFile()(dict(img_path=data['jpg']))
+    assert 'img_window' not in a and a['ori_shape'] == b['ori_shape'] == (H, W)
+    np.testing.assert_array_equal(a['img'], b['img'])
+
+
+def test_size_check_uses_the_file_size(data):
+    ticket = tickets((W, H), 0.5, 1, seed=1)[0]
+    with pytest.raises(ValueError, match=r'big.jpg.tif \(img_id 1\).*2000x1500.*1000x1500'):
+        LoadChipWindow()(dict(img_path=data['tif'], img_id=1, width=1000, height=1500,
+                              chip=ticket))
+    # ChipGenerator checks the window's ori_shape (the file's size), not the window
+    results = LoadChipWindow()(dict(img_path=data['tif'], img_id=1, width=W, height=H,
+                                    chip=ticket))
+    results.update(width=W + 1, gt_bboxes=HorizontalBoxes(np.zeros((0, 4), np.float32)))
+    with pytest.raises(ValueError, match='ChipGenerator: .*2000x1500'):
+        ChipGenerator()(results)
+
+
+def test_converter_outputs_and_resume(data, tmp_path):
+    s = data['summary']
+    assert (s.converted, s.kept, s.resumed, s.bad) == (1, 1, 0, [])
+    with open(s.out_ann) as f:
+        coco = json.load(f)
+    big, small = coco['images']
+    assert big['file_name'] == '../images_pyramid/big.jpg.tif'
+    assert big['mmsniper_source'] == 'big.jpg' and small['file_name'] == 'small.jpg'
+    assert osp.isfile(osp.join(data['img_dir'], big['file_name']))
+    with open(osp.join(s.out_dir, 'manifest.json')) as f:
+        manifest = json.load(f)
+    assert manifest['images']['big.jpg']['status'] == 'converted'
+    assert manifest['images']['small.jpg']['status'] == 'kept'
+    assert open_image(data['tif']).kind == 'pyramid'
+    # a second run makes nothing again
+    again = convert_large_images(data['ann'], data['img_dir'], progress=False)
+    assert (again.converted, again.resumed, again.kept) == (0, 1, 1)
+
+
+def test_stale_pyramid_is_refused_then_reconverted(tmp_path):
+    img_dir = tmp_path / 'images'
+    img_dir.mkdir()
+    src = img_dir / 'a.png'
+    img = synthetic_image(1200, 900, 9)
+    cv2.imwrite(str(src), img)
+    ann = tmp_path / 'a.json'
+    ann.write_text(json.dumps(dict(images=[dict(id=1, file_name='a.png', width=1200,
+                                                height=900)], annotations=[],
+                                   categories=[])))
+    s = convert_large_images(str(ann), str(img_dir), progress=False, nproc=2)
+    assert s.converted == 1
+    tif = osp.join(s.out_dir, 'a.png.tif')
+    ticket = tickets((1200, 900), 0.5, 1, seed=0)[0]
+    LoadChipWindow()(dict(img_path=tif, width=1200, height=900, chip=ticket))
+    cv2.imwrite(str(src), img[:, ::-1])  # the source changes after the conversion
+    st = os.stat(src)
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+    with pytest.raises(StaleImageError, match=r'a.png.tif.*converted from .*a.png.*changed'):
+        LoadChipWindow()(dict(img_path=tif, width=1200, height=900, chip=ticket))
+    s = convert_large_images(str(ann), str(img_dir), progress=False)
+    assert (s.converted, s.resumed) == (1, 0)
+    LoadChipWindow()(dict(img_path=tif, width=1200, height=900, chip=ticket))
+
+
+def test_bad_files_stop_naming_them_or_are_skipped_and_counted(data, tmp_path):
+    img_dir = tmp_path / 'images'
+    img_dir.mkdir()
+    shutil.copy(data['jpg'], img_dir / 'good.jpg')
+    raw = open(data['jpg'], 'rb').read()
+    (img_dir / 'cut.jpg').write_bytes(raw[:len(raw) // 2])  # truncated
+    (img_dir / 'junk.jpg').write_bytes(b'\xff\xd8\xff' + b'\x00' * 5000)  # corrupt
+    ann = tmp_path / 'a.json'
+    ann.write_text(json.dumps(dict(images=[
+        dict(id=i, file_name=n, width=W, height=H)
+        for i, n in enumerate(['good.jpg', 'cut.jpg', 'junk.jpg'])], annotations=[],
+        categories=[])))
+    with pytest.raises(ImageFileError, match=r'cut.jpg.*truncated'):
+        convert_large_images(str(ann), str(img_dir), progress=False)
+    s = convert_large_images(str(ann), str(img_dir), progress=False, skip_bad=True)
+    assert s.converted + s.resumed == 1 and len(s.bad) == 2
+    assert any('cut.jpg' in b for b in s.bad) and any('junk.jpg' in b for b in s.bad)
+    ticket = tickets((W, H), 0.25, 1, seed=0)[0]
+    with pytest.raises(ImageFileError, match=r'cut.jpg.*truncated'):
+        LoadChipWindow()(dict(img_path=str(img_dir / 'cut.jpg'), chip=ticket))
+    # a truncated pyramid names the file
+    tif = osp.join(s.out_dir, 'good.jpg.tif')
+    cut = str(tmp_path / 'cut.tif')
+    with open(tif, 'rb') as f:
+        blob = f.read()
+    with open(cut, 'wb') as f:
+        f.write(blob[:len(blob) - 5000])
+    with pytest.raises(ImageFileError, match=r'cut.tif.*truncated'):
+        LoadChipWindow()(dict(img_path=cut, chip=ticket))
+
+
+def test_pil_pixel_limit_is_lifted_only_for_the_header(tmp_path):
+    """A JPEG whose header says 15000x15000 (225 MP, over PIL's ~179 MP guard)."""
+    from PIL import Image
+
+    ok, buf = cv2.imencode('.jpg', np.zeros((16, 16, 3), np.uint8))
+    data = bytearray(buf.tobytes())
+    sof = data.find(b'\xff\xc0')
+    data[sof + 5:sof + 9] = (15000).to_bytes(2, 'big') * 2  # height, width
+    path = tmp_path / 'huge.jpg'
+    path.write_bytes(bytes(data))
+    before = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(path)
+    assert jpeg_header(str(path))[0] == (15000, 15000)
+    assert Image.MAX_IMAGE_PIXELS == before  # restored
+    with pytest.raises(ImageFileError, match=r'huge.jpg.*max_image_pixels=100000000'):
+        open_image(str(path), max_image_pixels=10 ** 8)
+    ticket = ChipTicket(0, Chip(0, 1.0, (0.0, 0.0, 512.0, 512.0)), (0, math.inf), 512)
+    with pytest.raises(ImageFileError, match='max_image_pixels'):
+        LoadChipWindow(max_image_pixels=10 ** 8)(dict(img_path=str(path), chip=ticket))
+
+
+def test_tools_and_benchmark_smoke(data, tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        'convert_tool', osp.join(REPO, 'tools', 'dataset_converters',
+                                 'convert_large_images.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out_ann = str(tmp_path / 'out.json')
+    mod.main([data['ann'], data['img_dir'], '--out-dir', str(tmp_path / 'pyr'),
+              '--out-ann', out_ann, '--min-pixels', '100'])
+    assert '2 converted' in capsys.readouterr().out
+    from mmsniper.apis.benchmark_loading import format_table, run_benchmark
+
+    res = run_benchmark(str(tmp_path / 'bench'), sizes=[(640, 480), (1300, 1000)],
+                        formats=['jpeg', 'tiff'], max_chips=2, min_seconds=0.0,
+                        progress=None)
+    table = format_table(res)
+    assert '| 1300x1000 | tiff | 0.5 | 2 |' in table and 'peak RSS' in table
+    for job in res['jobs']:
+        assert job['rss_added_mb'] >= 0 and all(r['chips'] >= 1 for r in job['rows'])
