@@ -83,6 +83,49 @@ MERGERS = Registry('merger', parent=TASK_UTILS, scope='mmsniper', build_func=bui
                    locations=['mmsniper.models.mergers'])
 
 
+def merge_with_index(merger: Callable, bboxes: Tensor, scores: Tensor, labels: Tensor
+                     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Run a merger and tell which input each output detection is.
+
+    What lets anything attached to a detection (its mask) follow it through the merge.
+    The mergers here know it (``merge_index``; box voting: the survivor before its
+    coordinates were refined, so a mask follows the kept box's own prediction). For any
+    other merger each output is matched to the input of its label with the highest IoU
+    (an output that is a copy of an input, as NMS-like mergers return, matches it exactly;
+    ties go to the higher score).
+
+    Args:
+        merger (callable): ``merger(bboxes, scores, labels)``, see :class:`BaseMerger`.
+        bboxes (Tensor[N, 4]), scores (Tensor[N]), labels (Tensor[N] int): ORIGINAL pixels.
+
+    Returns:
+        tuple: the merger's ``(bboxes[K, 4], scores[K], labels[K])`` and ``index``
+        (Tensor[K] int64, on the inputs' device): the input each output comes from.
+    """
+    check_detections(bboxes, scores, labels)
+    if isinstance(merger, BaseMerger):
+        if bboxes.shape[0] == 0:
+            return (bboxes.clone(), scores.clone(), labels.long(),
+                    torch.zeros(0, dtype=torch.long, device=bboxes.device))
+        return merger.merge_index(bboxes, scores, labels)
+    out_b, out_s, out_l = merger(bboxes, scores, labels)
+    return out_b, out_s, out_l, _match_inputs(out_b, out_l, bboxes, scores, labels)
+
+
+def _match_inputs(out_b: Tensor, out_l: Tensor, bboxes: Tensor, scores: Tensor,
+                  labels: Tensor) -> Tensor:
+    """For each output, the input of its label with the highest IoU (then score)."""
+    index = torch.zeros(len(out_b), dtype=torch.long, device=bboxes.device)
+    for start in range(0, len(out_b), 1024):  # bounded IoU blocks
+        ob, ol = out_b[start:start + 1024], out_l[start:start + 1024]
+        iou = _iou(ob.to(bboxes.dtype), bboxes)
+        iou = torch.where(ol[:, None] == labels[None, :], iou, iou.new_tensor(-1.0))
+        # a tiny score term breaks IoU ties towards the stronger input
+        key = iou + 1e-6 * scores.to(iou.dtype)[None, :] / (scores.abs().max() + 1)
+        index[start:start + len(ob)] = key.argmax(1) if len(bboxes) else 0
+    return index
+
+
 def check_detections(bboxes: Any, scores: Any, labels: Any) -> None:
     """Raise ValueError unless ``bboxes[N, 4]``, ``scores[N]``, ``labels[N]`` integer
     tensors on one device."""
@@ -100,11 +143,6 @@ def check_detections(bboxes: Any, scores: Any, labels: Any) -> None:
     if not (bboxes.device == scores.device == labels.device):
         raise ValueError(f'bboxes, scores, labels: expected one device, got {bboxes.device}, '
                          f'{scores.device}, {labels.device}')
-
-
-def _sorted(bboxes: Tensor, scores: Tensor, labels: Tensor) -> MergeResult:
-    order = torch.argsort(scores, descending=True, stable=True)
-    return bboxes[order], scores[order], labels[order].long()
 
 
 class BaseMerger(metaclass=ABCMeta):
@@ -131,6 +169,14 @@ class BaseMerger(metaclass=ABCMeta):
     @abstractmethod
     def merge(self, bboxes: Tensor, scores: Tensor, labels: Tensor) -> MergeResult:
         """The merge of N >= 1 checked detections; same contract as ``__call__``."""
+
+    def merge_index(self, bboxes: Tensor, scores: Tensor, labels: Tensor
+                    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """:meth:`merge` plus the input index of each output (Tensor[K] int64). A merger
+        that knows it overrides this; by default outputs are matched to inputs (see
+        :func:`merge_with_index`)."""
+        out_b, out_s, out_l = self.merge(bboxes, scores, labels)
+        return out_b, out_s, out_l, _match_inputs(out_b, out_l, bboxes, scores, labels)
 
     def __repr__(self) -> str:
         args = ', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))
@@ -159,11 +205,16 @@ class NMSMerger(BaseMerger):
         self.iou_threshold = _check_unit(iou_threshold, 'iou_threshold')
 
     def merge(self, bboxes: Tensor, scores: Tensor, labels: Tensor) -> MergeResult:
+        return self.merge_index(bboxes, scores, labels)[:3]
+
+    def merge_index(self, bboxes: Tensor, scores: Tensor, labels: Tensor
+                    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         from mmcv.ops import batched_nms
 
         _, keep = batched_nms(bboxes.float(), scores.float(), labels,
                               dict(type='nms', iou_threshold=self.iou_threshold))
-        return bboxes[keep], scores[keep], labels[keep].long()  # keep: by decreasing score
+        # keep: by decreasing score
+        return bboxes[keep], scores[keep], labels[keep].long(), keep.long()
 
 
 @MERGERS.register_module()
@@ -199,13 +250,18 @@ class SoftNMSMerger(BaseMerger):
         self.min_score = _check_unit(min_score, 'min_score')
 
     def merge(self, bboxes: Tensor, scores: Tensor, labels: Tensor) -> MergeResult:
+        return self.merge_index(bboxes, scores, labels)[:3]
+
+    def merge_index(self, bboxes: Tensor, scores: Tensor, labels: Tensor
+                    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         from mmcv.ops import soft_nms
 
         # The kernel is CPU-only: one copy there, one back.
         b_cpu, s_cpu, l_cpu = bboxes.float().cpu(), scores.float().cpu(), labels.cpu()
         alive = torch.nonzero(s_cpu >= self.min_score).squeeze(1)
         if len(alive) == 0:
-            return bboxes[alive.to(bboxes.device)], scores[:0], labels[:0].long()
+            none = alive.to(bboxes.device)
+            return bboxes[none], scores[:0], labels[:0].long(), none.long()
         args = dict(iou_threshold=self.iou_threshold, sigma=self.sigma,
                     min_score=self.min_score, method=self.method)
         present, rank, counts = torch.unique(l_cpu[alive], return_inverse=True,
@@ -229,7 +285,9 @@ class SoftNMSMerger(BaseMerger):
             keep, new_scores = torch.cat(keep_parts), torch.cat(score_parts)
         keep = keep.to(bboxes.device)
         new_scores = new_scores.to(device=scores.device, dtype=scores.dtype)
-        return _sorted(bboxes[keep], new_scores, labels[keep])
+        order = torch.argsort(new_scores, descending=True, stable=True)
+        keep = keep[order].long()
+        return bboxes[keep], new_scores[order], labels[keep].long(), keep
 
 
 # Box pairs the Soft-NMS kernel visits in about the time of one extra call (measured on
@@ -298,7 +356,14 @@ class BoxVotingMerger(BaseMerger):
         self.chunk_size = chunk_size
 
     def merge(self, bboxes: Tensor, scores: Tensor, labels: Tensor) -> MergeResult:
-        kept_boxes, kept_scores, kept_labels = self.base(bboxes, scores, labels)
+        return self.merge_index(bboxes, scores, labels)[:3]
+
+    def merge_index(self, bboxes: Tensor, scores: Tensor, labels: Tensor
+                    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """As :meth:`merge`; ``index`` names each survivor before its refinement (a mask
+        follows the kept box's own prediction, never a blend)."""
+        kept_boxes, kept_scores, kept_labels, kept_index = merge_with_index(
+            self.base, bboxes, scores, labels)
         dtype = torch.float64 if bboxes.dtype == torch.float64 else torch.float32
         pool, weights = bboxes.to(dtype), scores.to(dtype)
         refined = kept_boxes.to(dtype).clone()
@@ -329,4 +394,4 @@ class BoxVotingMerger(BaseMerger):
                 mean = (w @ cand) / total.clamp(min=torch.finfo(dtype).tiny)
                 # A survivor nobody votes for (zero scores, a base that moves boxes) stays.
                 refined[rows] = torch.where(total > 0, mean, kb)
-        return refined.to(bboxes.dtype), kept_scores, kept_labels
+        return refined.to(bboxes.dtype), kept_scores, kept_labels, kept_index

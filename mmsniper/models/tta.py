@@ -12,11 +12,22 @@ Flow (``tools/test.py --tta`` or :func:`mmsniper.apis.inference.inference_images
 
 Frames: detections leave the detector in ORIGINAL pixels (``rescale=True``; chips are
 mapped back here), so the ranges and the merge work in ORIGINAL pixels.
+
+Masks (Mask R-CNN, Cascade, HTC: any ``FCNMaskHead``): while the views run, the mask head
+returns each detection's mask as its ``M x M`` probability patch over its box
+(``mask_patches``) instead of pasting it into a full image. The patch follows its box
+through the chip grid, the unflip, the range filter and the merger (the merger's index:
+:func:`~mmsniper.models.mergers.merge_with_index`); only the ``max_per_img`` survivors are
+pasted, once, in the ORIGINAL frame. So memory is one patch per detection per level plus
+the output, never a full-image bitmap per detection per level. (A detector whose head
+pastes anyway gives full masks: they are turned into patches per view.) See docs/masks.md.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -36,8 +47,9 @@ from ..chips import (
     range_mask,
     scaled_image_size,
 )
+from ..datasets.loading import file_chip_cutter
 from ..datasets.pyramid import cut_scaled_window
-from .mergers import build_merger, check_detections
+from .mergers import build_merger, check_detections, merge_with_index
 
 #: Chip grid settings used where ``chip_cfg`` leaves a key out.
 DEFAULT_CHIP_CFG = dict(chip_size=1024, overlap=None, batch_size=4, border_tol=2.0)
@@ -67,6 +79,94 @@ def level_range_mask(bboxes: Tensor, lo_hi: Sequence[float]) -> Tensor:
 
 def _as_sample_list(x: Any) -> list:
     return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _predict_patches(head: Any, mask_preds: Sequence[Tensor], results_list: list,
+                     batch_img_metas: list, rcnn_test_cfg: Any, rescale: bool = False,
+                     activate_map: bool = False) -> list:
+    """``FCNMaskHead.predict_by_feat`` without the paste: each detection keeps its class's
+    probability patch (``mask_patches`` Tensor[N, M, M] float, over its box) and the boxes
+    go to ORIGINAL pixels as the paste would have put them (``rescale``)."""
+    for preds, res, meta in zip(mask_preds, results_list, batch_img_metas):
+        n = len(res)
+        side = int(preds.shape[-1]) if isinstance(preds, Tensor) and preds.ndim == 4 else 28
+        if n == 0:
+            res.mask_patches = res.bboxes.new_zeros((0, side, side))
+            continue
+        probs = res.bboxes.new_tensor(preds) if activate_map else preds.sigmoid()
+        if probs.shape[1] > 1 and not getattr(head, 'class_agnostic', False):
+            probs = probs[torch.arange(n, device=probs.device), res.labels]
+        else:
+            probs = probs[:, 0]
+        if rescale:
+            res.bboxes = res.bboxes / res.bboxes.new_tensor(meta['scale_factor']).repeat(2)
+        res.mask_patches = probs.float()
+    return results_list
+
+
+@contextlib.contextmanager
+def mask_patches(module: torch.nn.Module) -> Iterator[bool]:
+    """While active, every ``FCNMaskHead`` in ``module`` returns per-box patches
+    (:func:`_predict_patches`) instead of full-image masks. Yields whether there is one."""
+    from mmdet.models.roi_heads.mask_heads import FCNMaskHead
+
+    heads = [m for m in module.modules() if isinstance(m, FCNMaskHead)]
+    for head in heads:  # an instance attribute shadows the method, for this call only
+        head.predict_by_feat = functools.partial(_predict_patches, head)
+    try:
+        yield bool(heads)
+    finally:
+        for head in heads:
+            head.__dict__.pop('predict_by_feat', None)
+
+
+def _patches_of(inst: InstanceData, bboxes: Tensor, side: int = 28) -> Optional[Tensor]:
+    """A prediction's per-box mask patches: ``mask_patches``, or its full ``masks``
+    (Tensor[N, H, W], same frame as ``bboxes``) cut out and resized to ``side`` (mmcv's
+    RoIAlign); None when it has no masks."""
+    if 'mask_patches' in inst:
+        return inst.mask_patches
+    if 'masks' not in inst:
+        return None
+    masks = inst.masks
+    if len(masks) == 0:
+        return bboxes.new_zeros((0, side, side))
+    from mmcv.ops import roi_align
+
+    masks = torch.as_tensor(masks, device=bboxes.device).float()[:, None]
+    rois = torch.cat([torch.arange(len(bboxes), device=bboxes.device,
+                                   dtype=bboxes.dtype)[:, None], bboxes], 1)
+    return roi_align(masks, rois.float(), (side, side), 1.0, 0, 'avg', True)[:, 0]
+
+
+def _flip_patches(patches: Tensor, direction: str) -> Tensor:
+    """Patches of boxes flipped back: the patch flips with its box."""
+    dims = {'horizontal': [2], 'vertical': [1], 'diagonal': [1, 2]}[direction]
+    return patches.flip(dims)
+
+
+def paste_patches(patches: Tensor, bboxes: Tensor, hw: tuple, threshold: float) -> Tensor:
+    """Paste per-box probability patches into full masks, one at a time.
+
+    Args:
+        patches (Tensor[K, M, M] float): probabilities over each box.
+        bboxes (Tensor[K, 4]): the boxes the patches cover, ORIGINAL pixels.
+        hw (tuple[int, int]): ``(H, W)`` of the ORIGINAL image.
+        threshold (float): ``mask_thr_binary``.
+
+    Returns:
+        Tensor[K, H, W] bool: as MMDetection's single-scale masks (one box's region
+        resampled at a time: no K x H x W float buffer).
+    """
+    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+
+    h, w = int(hw[0]), int(hw[1])
+    out = torch.zeros((len(patches), h, w), dtype=torch.bool, device=bboxes.device)
+    for k in range(len(patches)):
+        m, (sy, sx) = _do_paste_mask(patches[k:k + 1, None].float(), bboxes[k:k + 1].float(),
+                                     h, w, skip_empty=True)
+        out[k, sy, sx] = m[0] >= threshold
+    return out
 
 
 @MODELS.register_module()
@@ -142,7 +242,8 @@ class SniperTTAModel(BaseTTAModel):
                      for inputs, samples in zip(data[0], data[1])]
         else:
             raise TypeError(f'data: expected a dict, tuple or list, got {type(data).__name__}')
-        predictions = [self._predict_view(view) for view in views]
+        with mask_patches(self.module):
+            predictions = [self._predict_view(view) for view in views]
         return self.merge_preds([list(p) for p in zip(*predictions)])
 
     def _predict_view(self, view: dict) -> list[DetDataSample]:
@@ -175,31 +276,37 @@ class SniperTTAModel(BaseTTAModel):
 
         Returns:
             DetDataSample: ``data_sample`` with ``pred_instances`` (``bboxes``
-            Tensor[K, 4] ORIGINAL pixels of the view's image, ``scores``, ``labels``)
-            holding the whole-object detections, each once.
+            Tensor[K, 4] ORIGINAL pixels of the view's image, ``scores``, ``labels``,
+            and ``mask_patches`` Tensor[K, M, M] for a mask detector) holding the
+            whole-object detections, each once.
         """
         meta = data_sample.metainfo
         for key in ('pyramid_scale', 'pyramid_level', 'pyramid_range'):
             if key not in meta:
                 raise KeyError(f'predict_chips: metainfo lacks {key!r}; make the view with '
                                'PyramidResize and keep PYRAMID_META_KEYS in PackDetInputs')
-        # HWC view of the image: no copy; each chip copies only its crop.
-        hwc = img.permute(1, 2, 0).cpu().numpy() if isinstance(img, Tensor) else img
-        h, w = hwc.shape[:2]
+        # HWC view of the image: no copy; each chip copies only its crop. A large file
+        # LoadImageForPyramid left on disk (pyramid_chips 'file') is read by window.
+        on_disk = meta.get('pyramid_chips') == 'file'
+        hwc = None if on_disk else (
+            img.permute(1, 2, 0).cpu().numpy() if isinstance(img, Tensor) else img)
+        h, w = meta['ori_shape'][:2] if on_disk else hwc.shape[:2]
         sw, sh = scaled_image_size((w, h), meta['pyramid_scale'])
         sx, sy = sw / w, sh / h  # what PyramidResize's whole-image resize would use
+        cut = file_chip_cutter(meta, (sx, sy)) if on_disk else \
+            (lambda win: cut_scaled_window(hwc, win, (sx, sy)))
         cfg = self.chip_cfg
         # 1. The grid over the scaled level, overlapping enough for the level's range.
         overlap = self._overlap(int(meta['pyramid_level']), tuple(meta['pyramid_range']),
                                 max(sx, sy))
         grid = chip_grid((sw, sh), cfg['chip_size'], overlap)
-        boxes, scores, labels, index = [], [], [], []
+        boxes, scores, labels, index, patches = [], [], [], [], []
         for start in range(0, len(grid.windows), cfg['batch_size']):
             wins = grid.windows[start:start + cfg['batch_size']].astype(np.int64)
             # 2. A batch of chips cut from the original and resized, through the detector.
             chips, samples = [], []
             for x1, y1, x2, y2 in wins.tolist():
-                arr = cut_scaled_window(hwc, (x1, y1, x2, y2), (sx, sy))
+                arr = cut((x1, y1, x2, y2))
                 chips.append(torch.from_numpy(arr).permute(2, 0, 1).contiguous())
                 samples.append(DetDataSample(metainfo=dict(
                     img_shape=(y2 - y1, x2 - x1), ori_shape=(y2 - y1, x2 - x1),
@@ -208,6 +315,7 @@ class SniperTTAModel(BaseTTAModel):
             for k, (pred, win) in enumerate(zip(preds, wins)):
                 inst = pred.pred_instances
                 b = get_box_tensor(inst.bboxes)
+                patches.append(_patches_of(inst, b))  # per box: frame-free
                 # CHIP -> SCALED pixels.
                 boxes.append(b + b.new_tensor(win[:2].tolist() * 2))
                 scores.append(inst.scores)
@@ -222,6 +330,8 @@ class SniperTTAModel(BaseTTAModel):
         bboxes = bboxes[keep_t] / bboxes.new_tensor([sx, sy, sx, sy])
         data_sample.pred_instances = InstanceData(
             bboxes=bboxes, scores=torch.cat(scores)[keep_t], labels=torch.cat(labels)[keep_t])
+        if all(p is not None for p in patches):
+            data_sample.pred_instances.mask_patches = torch.cat(patches)[keep_t]
         return data_sample
 
     def _overlap(self, level: int, test_range: tuple, s: float) -> int:
@@ -259,12 +369,19 @@ class SniperTTAModel(BaseTTAModel):
             list[DetDataSample]: per image, the first view's sample with
             ``pred_instances`` replaced by the merged detections: ``bboxes``
             Tensor[K, 4] ORIGINAL pixels, ``scores`` Tensor[K], ``labels`` Tensor[K]
-            int64, by decreasing score, ``K <= max_per_img``.
+            int64, by decreasing score, ``K <= max_per_img``; and, when every view has
+            masks (``mask_patches`` or full ``masks``), ``masks`` Tensor[K, H, W] bool in
+            the ORIGINAL frame.
         """
         return [self._merge_image(_as_sample_list(views)) for views in data_samples_list]
 
+    def _mask_threshold(self) -> float:
+        cfg = getattr(self.module, 'test_cfg', None) or {}
+        rcnn = cfg.get('rcnn', cfg) if hasattr(cfg, 'get') else {}
+        return float(rcnn.get('mask_thr_binary', 0.5)) if hasattr(rcnn, 'get') else 0.5
+
     def _merge_image(self, views: list[DetDataSample]) -> DetDataSample:
-        boxes, scores, labels = [], [], []
+        boxes, scores, labels, patches = [], [], [], []
         for view in views:
             meta = view.metainfo
             lo_hi = meta.get('pyramid_range')
@@ -275,22 +392,38 @@ class SniperTTAModel(BaseTTAModel):
                                "PackDetInputs' meta_keys (PYRAMID_META_KEYS)")
             pred = view.pred_instances
             b = get_box_tensor(pred.bboxes)
-            # 1. Undo the view's flip (boxes are already in ORIGINAL pixels).
+            p = _patches_of(pred, b)  # per-box mask patches (None: no masks)
+            # 1. Undo the view's flip (boxes are already in ORIGINAL pixels); a patch
+            # flips with its box.
             if meta.get('flip', False):
                 b = bbox_flip(b, meta['ori_shape'], meta['flip_direction'])
+                p = None if p is None else _flip_patches(p, meta['flip_direction'])
             # 2. Keep what the view's level is responsible for.
             keep = level_range_mask(b, lo_hi)
             boxes.append(b[keep])
             scores.append(pred.scores[keep])
             labels.append(pred.labels[keep])
-        # 3. Pool all levels and merge.
+            patches.append(None if p is None else p[keep])
+        # 3. Pool all levels and merge; the index says which pooled detection each
+        # survivor is, so its mask follows it.
         bboxes, sc, lb = torch.cat(boxes), torch.cat(scores), torch.cat(labels)
         check_detections(bboxes, sc, lb)
-        bboxes, sc, lb = self.merger(bboxes, sc, lb)
+        with_masks = all(p is not None for p in patches)
+        if with_masks:
+            out_b, sc, lb, idx = merge_with_index(self.merger, bboxes, sc, lb)
+        else:
+            out_b, sc, lb = self.merger(bboxes, sc, lb)
         # 4. The best max_per_img (mergers here return by decreasing score; a project's
         # own need not).
         top = torch.argsort(sc, descending=True, stable=True)[:self.max_per_img]
-        bboxes, sc, lb = bboxes[top], sc[top], lb[top]
         merged = views[0]
-        merged.pred_instances = InstanceData(bboxes=bboxes, scores=sc, labels=lb.long())
+        merged.pred_instances = InstanceData(bboxes=out_b[top], scores=sc[top],
+                                             labels=lb[top].long())
+        if with_masks:
+            # 5. Only the survivors' masks are pasted, in the ORIGINAL frame, at the box
+            # their patch was predicted for (box voting: before refinement).
+            src = idx[top]
+            merged.pred_instances.masks = paste_patches(
+                torch.cat(patches)[src], bboxes[src], merged.metainfo['ori_shape'][:2],
+                self._mask_threshold())
         return merged
