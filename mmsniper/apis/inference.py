@@ -311,10 +311,39 @@ def init_inference_model(config: Union[str, Any], checkpoint: str | None = None,
                            'configs/_base_/sniper_tta.py or pass tta=False (--no-tta)')
         model = MODELS.build(dict(**copy.deepcopy(cfg.tta_model), module=detector))
         pipeline = copy.deepcopy(list(cfg.tta_pipeline))
+        if str(cfg.tta_model.get('type', '')).split('.')[-1] == 'SniperTTAModel':
+            pipeline = _large_files_on_disk(pipeline)
     else:
         model, pipeline = detector, _test_pipeline(cfg)
     model.to(device).eval()
     return InferenceModel(model, _strip_annotations(pipeline), classes, cfg)
+
+
+def _large_files_on_disk(pipeline: list) -> list:
+    """The SNIPER pyramid's pipeline with a plain first ``LoadImageFromFile`` (no
+    arguments but ``backend_args=None``) replaced by ``LoadImageForPyramid``: files over
+    16.7 MP are then read by window and level instead of decoded whole
+    (docs/large_images.md); smaller ones load exactly as before. A first transform with
+    other settings is left as the config has it."""
+    first = pipeline[0] if pipeline else None
+    if isinstance(first, dict) and str(first.get('type', '')).split('.')[-1] == \
+            'LoadImageFromFile' and set(first) <= {'type', 'backend_args'} and \
+            first.get('backend_args') is None:
+        return [dict(type='LoadImageForPyramid')] + list(pipeline[1:])
+    return pipeline
+
+
+def _picture(results: dict, img: np.ndarray) -> tuple:
+    """``(picture, k)``: the image to draw on, ``1 / k`` of ORIGINAL. A large file left
+    on disk is read at the coarsest stored level whose long side is still >= 4096 px."""
+    from ..datasets.loading import image_source
+    from ..imagefiles import level_factor
+
+    src = image_source(results)
+    if src is None:
+        return img, 1
+    k = level_factor(4096 / max(src.size), src.factors)
+    return src.read(None, k), k
 
 
 def list_images(paths: Iterable[str]) -> list[str]:
@@ -686,9 +715,11 @@ def infer(config: Union[str, Any], checkpoint: str | None,
                     bar.update()
                 continue
             img = results['img']  # kept for the picture: the pipeline may replace it
+            h, w = results.get('ori_shape', img.shape)[:2]  # a large file stays on disk
+            if draw or save_focus:
+                img, vis_k = _picture(results, img)  # 1 / vis_k of ORIGINAL
             sample = _predict(model.model, loaders[2], results)
             pred = sample.pred_instances
-            h, w = img.shape[:2]
             ext = '.jpg' if isinstance(image, np.ndarray) else osp.splitext(image)[1]
             ext = ext if ext.lower() in IMAGE_EXTENSIONS else '.jpg'
             if save_focus:
@@ -706,8 +737,8 @@ def infer(config: Union[str, Any], checkpoint: str | None,
             labels = pred.labels.detach().cpu().numpy().astype(np.int64)
             if draw:
                 keep = scores >= score_thr
-                drawing = draw_detections(_as_bgr_uint8(img), bboxes[keep], scores[keep],
-                                          labels[keep], model.classes)
+                drawing = draw_detections(_as_bgr_uint8(img), bboxes[keep] / vis_k,
+                                          scores[keep], labels[keep], model.classes)
                 _write_atomic(osp.join(vis_dir, name + ext),
                               lambda tmp, d=drawing: _imwrite(mmcv, d, tmp))
             _dump_json(dict(labels=labels.tolist(), scores=scores.tolist(),

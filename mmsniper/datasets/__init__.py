@@ -1,5 +1,5 @@
 """Data adapters: SNIPER's transforms, the chip-aware sampler and the dataset wrapper."""
-from .loading import LoadChipWindow
+from .loading import LoadChipWindow, LoadImageForPyramid
 from .pyramid import PYRAMID_META_KEYS, PyramidResize, cut_scaled_window
 from .sampler import ChipSampler
 from .sniper_dataset import SniperDataset
@@ -7,4 +7,5 @@ from .tickets import ChipTicket
 from .transforms import SNIPER_META_KEYS, ChipGenerator
 
 __all__ = ['ChipSampler', 'SniperDataset', 'ChipTicket', 'ChipGenerator', 'SNIPER_META_KEYS',
-           'PyramidResize', 'PYRAMID_META_KEYS', 'cut_scaled_window', 'LoadChipWindow']
+           'PyramidResize', 'PYRAMID_META_KEYS', 'cut_scaled_window', 'LoadChipWindow',
+           'LoadImageForPyramid']

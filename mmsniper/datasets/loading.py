@@ -20,8 +20,9 @@ The interface with :class:`~mmsniper.datasets.ChipGenerator` (both sides use
 from __future__ import annotations
 
 import os.path as osp
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
+import numpy as np
 from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 
@@ -29,6 +30,8 @@ from ..annotations import size_mismatch
 from ..imagefiles import (
     MAX_IMAGE_PIXELS,
     ImageFileError,
+    ImageSource,
+    ScaledWindows,
     SourceCache,
     crop_window,
     decode,
@@ -149,3 +152,115 @@ class LoadChipWindow(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(reduced_jpeg={self.reduced_jpeg}, '
                 f'max_image_pixels={self.max_image_pixels}, backend_args={self.backend_args})')
+
+
+#: Test-time: files with more pixels are left on disk and read by window (16.7 MP).
+LAZY_PIXELS = 4096 * 4096
+
+
+def image_source(results: dict) -> Optional[ImageSource]:
+    """The opened file of a view that :class:`LoadImageForPyramid` left on disk (None
+    when the view holds its image). Uses the process's cache of open files."""
+    cfg = results.get('img_source') if isinstance(results, dict) else None
+    if not cfg:
+        return None
+    return _SOURCES.get(cfg['path'], reduced_jpeg=cfg['reduced_jpeg'],
+                        max_image_pixels=cfg['max_image_pixels'])
+
+
+@TRANSFORMS.register_module()
+class LoadImageForPyramid(BaseTransform):
+    """Test-time loading for the SNIPER pyramid: large files stay on disk.
+
+    A file of at most ``lazy_pixels`` pixels is decoded whole, exactly as
+    ``LoadImageFromFile`` does. A larger one is only opened (header): ``img`` is a 2x2
+    placeholder and ``img_source`` says where the pixels are. Then
+    :class:`~mmsniper.datasets.PyramidResize` reads each whole level it resizes at the
+    coarsest stored resolution that suffices (a pyramid's level, a JPEG decoded at 1/2,
+    1/4, 1/8), and :class:`~mmsniper.models.SniperTTAModel` cuts the chip-grid levels by
+    window (``pyramid_chips == 'file'``): a pyramid written by
+    ``convert_large_images.py`` is read tile by tile, any other file is decoded once per
+    level (at that level's factor) and cut. So a 20000x20000 image never sits in memory
+    whole when it is a pyramid, and once per level at most otherwise.
+
+    Required Keys:
+
+    - img_path (str)
+
+    Modified Keys:
+
+    - img (ndarray): the image, or a ``2x2x3`` placeholder (large files)
+    - img_shape, ori_shape (tuple): ``(H, W)`` of the whole file (ORIGINAL pixels)
+
+    Added Keys:
+
+    - img_source (dict, large files only): ``path``, ``reduced_jpeg``,
+      ``max_image_pixels``: what :func:`image_source` opens
+
+    Args:
+        lazy_pixels (int): files with more pixels (``W * H``) stay on disk. Default
+            ``4096 * 4096``.
+        reduced_jpeg (bool), max_image_pixels (int | None): as :class:`LoadChipWindow`.
+    """
+
+    def __init__(self, lazy_pixels: int = LAZY_PIXELS, reduced_jpeg: bool = True,
+                 max_image_pixels: Optional[int] = MAX_IMAGE_PIXELS) -> None:
+        self.lazy_pixels = int(lazy_pixels)
+        self.reduced_jpeg = bool(reduced_jpeg)
+        self.max_image_pixels = None if max_image_pixels is None else int(max_image_pixels)
+
+    def transform(self, results: dict) -> dict:
+        path = results['img_path']
+        opts = dict(reduced_jpeg=self.reduced_jpeg, max_image_pixels=self.max_image_pixels)
+        src = _SOURCES.get(path, **opts)
+        if src.size is None or src.size[0] * src.size[1] <= self.lazy_pixels:
+            img = src.read(None, 1)
+            results.update(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])
+            return results
+        W, H = src.size
+        results['img'] = np.zeros((2, 2, 3), np.uint8)  # 1x1 trips PackDetInputs on flips
+        results['img_shape'] = results['ori_shape'] = (H, W)
+        results['img_source'] = dict(path=path, **opts)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(lazy_pixels={self.lazy_pixels}, '
+                f'reduced_jpeg={self.reduced_jpeg}, max_image_pixels={self.max_image_pixels})')
+
+
+def file_chip_cutter(meta: dict, scale: tuple) -> Callable[[Sequence[int]], np.ndarray]:
+    """Chips of a view that :class:`LoadImageForPyramid` left on disk
+    (``pyramid_chips == 'file'``): ``cut((x1, y1, x2, y2))`` gives that window (SCALED
+    pixels of the view, flipped as the view is) of the file resized by ``scale``.
+
+    Args:
+        meta (dict): the view's metainfo: ``img_path``, ``ori_shape`` and, for flipped
+            views, ``flip`` / ``flip_direction``.
+        scale (tuple[float, float]): ``(sx, sy)``, SCALED = ORIGINAL * factor.
+
+    Returns:
+        callable: ``window -> ndarray[y2 - y1, x2 - x1, 3] uint8`` (BGR, as decoded).
+    """
+    path = meta['img_path']
+    src = _SOURCES.find(path) or _SOURCES.get(path)
+    windows = ScaledWindows(src, scale)
+    h, w = meta['ori_shape'][:2]
+    sw, sh = round(w * scale[0]), round(h * scale[1])
+    direction = meta.get('flip_direction') if meta.get('flip', False) else None
+    if direction not in (None, 'horizontal', 'vertical', 'diagonal'):
+        raise ValueError(f'{path}: flip_direction {direction!r} is not supported here')
+
+    def cut(window: Sequence[int]) -> np.ndarray:
+        x1, y1, x2, y2 = (int(v) for v in window)
+        if direction in ('horizontal', 'diagonal'):
+            x1, x2 = sw - x2, sw - x1
+        if direction in ('vertical', 'diagonal'):
+            y1, y2 = sh - y2, sh - y1
+        arr = windows.cut((x1, y1, x2, y2))
+        if direction in ('horizontal', 'diagonal'):
+            arr = arr[:, ::-1]
+        if direction in ('vertical', 'diagonal'):
+            arr = arr[::-1]
+        return np.ascontiguousarray(arr)
+
+    return cut

@@ -18,6 +18,8 @@ from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import autocast_box_type
 
 from ..chips import normalize_ranges, scale_factor, scaled_image_size
+from ..imagefiles import ScaledWindows
+from .loading import image_source
 
 #: Meta keys PackDetInputs must keep for SniperTTAModel (see configs/_base_/sniper_tta.py).
 PYRAMID_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
@@ -60,7 +62,11 @@ class PyramidResize(Resize):
     - pyramid_scale (float): the level's factor ``s`` (scaled = original * s)
     - pyramid_range (tuple[float, float]): the level's test range ``(lo, hi]``, ORIGINAL
       pixels of ``sqrt(w * h)``, open ends ``0``/``inf`` (when ``test_range`` is given)
-    - pyramid_chips (bool): True when the level is left to the chip grid
+    - pyramid_chips (bool | str): True when the level is left to the chip grid;
+      ``'file'`` when, moreover, the image is a large file that
+      :class:`~mmsniper.datasets.LoadImageForPyramid` left on disk (``img_source``): the
+      TTA model then reads the chips by window. A whole level of such a file is read at
+      the coarsest stored resolution that suffices and resized bilinearly
 
     Args:
         scale (float | tuple[float, float]): the level's scale, see
@@ -103,7 +109,9 @@ class PyramidResize(Resize):
 
     @autocast_box_type()
     def transform(self, results: dict) -> dict:
-        h, w = results['img'].shape[:2]
+        # a large file LoadImageForPyramid left on disk: its size is ori_shape
+        source = image_source(results)
+        h, w = results['img'].shape[:2] if source is None else results['ori_shape'][:2]
         s = scale_factor((w, h), self.pyramid_scale)
         sw, sh = scaled_image_size((w, h), s)
         chips = self.max_pixels is not None and sw * sh > self.max_pixels
@@ -114,7 +122,12 @@ class PyramidResize(Resize):
             results['scale_factor'] = (1.0, 1.0)
         else:
             results['scale'] = (sw, sh)
-            self._resize_img(results)
+            if source is None:
+                self._resize_img(results)
+            else:  # read at the coarsest stored level that suffices, then resized
+                img = ScaledWindows(source, (sw / w, sh / h)).whole((sw, sh))
+                results.update(img=img, img_shape=img.shape[:2], scale_factor=(sw / w, sh / h))
+                del results['img_source']
             self._resize_bboxes(results)
             self._resize_masks(results)
             self._resize_seg(results)
@@ -124,7 +137,7 @@ class PyramidResize(Resize):
         results['pyramid_scale'] = float(s)
         if self.test_range is not None:
             results['pyramid_range'] = self.test_range
-        results['pyramid_chips'] = bool(chips)
+        results['pyramid_chips'] = ('file' if source is not None else True) if chips else False
         return results
 
     def __repr__(self) -> str:

@@ -16,9 +16,9 @@ from .reader import (
     pil_pixel_limit_lifted,
 )
 from .tiff import COMPRESSIONS, TiffFormatError, TiledPyramid, read_description, write_pyramid
-from .windows import crop_window, level_factor, level_slice
+from .windows import ScaledWindows, crop_window, level_factor, level_slice
 
 __all__ = ['MAX_IMAGE_PIXELS', 'ImageFileError', 'ImageSource', 'SourceCache',
            'StaleImageError', 'decode', 'jpeg_header', 'open_image', 'pil_pixel_limit_lifted',
            'COMPRESSIONS', 'TiffFormatError', 'TiledPyramid', 'read_description',
-           'write_pyramid', 'crop_window', 'level_factor', 'level_slice']
+           'write_pyramid', 'crop_window', 'level_factor', 'level_slice', 'ScaledWindows']

@@ -180,7 +180,8 @@ class ImageSource:
         path (str): the file.
         kind (str): ``'pyramid'``, ``'jpeg'`` or ``'decode'`` (see the module).
         size (tuple[int, int] | None): ``(W, H)`` ORIGINAL pixels, EXIF orientation
-            applied (``'decode'`` files: known after the first read).
+            applied (``'decode'`` files: from the header when PIL reads it, else after
+            the first read).
         factors (tuple[int, ...]): the factors :meth:`read` can give (1 first).
         stat (tuple[int, int]): ``(size, mtime_ns)`` of the file when opened.
     """
@@ -256,6 +257,19 @@ class ImageSource:
             self._pyramid.close()
 
 
+def _header_size(path: str) -> Optional[tuple[int, int]]:
+    """``(W, H)`` from a PNG/BMP/... header (PIL, header only), None when PIL cannot tell
+    (the size is then known after the first decode, which checks a header size too)."""
+    from PIL import Image
+
+    with pil_pixel_limit_lifted():
+        try:
+            with Image.open(path) as im:
+                return im.size
+        except Exception:  # PIL does not know the format: OpenCV may
+            return None
+
+
 def _stat(path: str) -> tuple[int, int]:
     try:
         st = os.stat(path)
@@ -304,6 +318,8 @@ def open_image(path: str, reduced_jpeg: bool = True,
     elif head[:3] == b'\xff\xd8\xff':
         size, _, _ = jpeg_header(path)
         kind, factors = 'jpeg', (1, 2, 4, 8) if reduced_jpeg else (1,)
+    if kind == 'decode':
+        size = _header_size(path)
     if size is not None and max_image_pixels is not None and \
             size[0] * size[1] > max_image_pixels:
         if pyramid is not None:
@@ -348,6 +364,19 @@ class SourceCache:
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)[1].close()
         return src
+
+    def find(self, path: str) -> Optional[ImageSource]:
+        """The most recently used source of ``path`` opened with any options (None if
+        none is open)."""
+        if self._pid != os.getpid():
+            return None
+        for key in reversed(self._items):
+            if key[0] == path:
+                src = self._items[key]
+                if src.stat == _stat(path):
+                    src.check_source()
+                    return src
+        return None
 
     def clear(self) -> None:
         for src in self._items.values():

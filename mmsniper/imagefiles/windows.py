@@ -2,7 +2,8 @@
 
 Shared by the loader (:class:`~mmsniper.datasets.LoadChipWindow`, which reads the window)
 and :class:`~mmsniper.datasets.ChipGenerator` (which cuts the chip from it), so the two
-agree on the window by construction. Pure arithmetic, no I/O.
+agree on the window by construction; and :class:`ScaledWindows`, the windows of a test-time
+pyramid level read from a file.
 
 Frames: ORIGINAL pixels are the image file's (EXIF orientation applied); a window read at
 factor ``k`` holds LEVEL pixels, LEVEL = ORIGINAL / k (pixel ``(i, j)`` of level ``k``
@@ -11,7 +12,10 @@ covers ORIGINAL ``[j*k, (j+1)*k) x [i*k, (i+1)*k)``).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
 
 #: Slack in choosing a factor: ``k`` is allowed when ``k * scale <= 1 + FACTOR_TOL``.
 FACTOR_TOL = 1e-6
@@ -81,3 +85,56 @@ def level_slice(window: Sequence[int], origin: Sequence[int]) -> tuple[slice, sl
     x0, y0, k = (int(v) for v in origin)
     return (slice((y1 - y0) // k, -(-(y2 - y0) // k)),
             slice((x1 - x0) // k, -(-(x2 - x0) // k)))
+
+
+class ScaledWindows:
+    """Windows of an image file resized by ``(sx, sy)``, without the resized (or, for a
+    pyramid, the whole) image in memory: the chip grid of a test-time pyramid level.
+
+    Pixel ``X`` of the scaled image is sampled bilinearly at ORIGINAL ``(X + 0.5) / sx -
+    0.5`` (pixel centres, as ``cv2.resize`` and
+    :func:`mmsniper.datasets.cut_scaled_window` map them), read from the coarsest stored
+    level ``k`` whose resolution is still at least the scale. A pyramid is read by window,
+    per call; any other file is decoded once, at level ``k`` (a JPEG at 1/2, 1/4, 1/8
+    where the scale allows), and windows are cut from that.
+
+    Args:
+        source (ImageSource): the opened file (:func:`mmsniper.imagefiles.open_image`).
+        scale (tuple[float, float]): ``(sx, sy)``, SCALED = ORIGINAL * factor per axis.
+    """
+
+    def __init__(self, source: Any, scale: Sequence[float]) -> None:
+        self.source = source
+        self.sx, self.sy = (float(v) for v in scale)
+        self.k = level_factor(max(self.sx, self.sy), source.factors)
+        self._whole = None if source.kind == 'pyramid' else source.read(None, self.k)
+
+    def cut(self, window: Sequence[int]) -> np.ndarray:
+        """``window = (x1, y1, x2, y2)`` of the scaled image (SCALED pixels, whole) as an
+        ``ndarray[y2 - y1, x2 - x1, 3]`` uint8."""
+        x1, y1, x2, y2 = (int(v) for v in window)
+        W, H = self.source.size
+        k, sx, sy = self.k, self.sx, self.sy
+        # ORIGINAL pixels the bilinear samples touch, one pixel of margin, on the k grid
+        ox1 = min(max(0, math.floor((x1 + 0.5) / sx - 0.5) - 1), W - 1) // k * k
+        oy1 = min(max(0, math.floor((y1 + 0.5) / sy - 0.5) - 1), H - 1) // k * k
+        ox2 = min(W, math.ceil((x2 - 0.5) / sx - 0.5) + 2)
+        oy2 = min(H, math.ceil((y2 - 0.5) / sy - 0.5) + 2)
+        ox2, oy2 = max(ox2, ox1 + 1), max(oy2, oy1 + 1)
+        if self._whole is None:
+            arr = self.source.read((ox1, oy1, ox2, oy2), k)
+        else:
+            rows, cols = level_slice((ox1, oy1, ox2, oy2), (0, 0, k))
+            arr = self._whole[rows, cols]
+        # output X -> level u = ((X + x1 + 0.5) / sx - ox1) / k - 0.5 (continuous coords)
+        m = np.array([[1 / (sx * k), 0, ((x1 + 0.5) / sx - ox1) / k - 0.5],
+                      [0, 1 / (sy * k), ((y1 + 0.5) / sy - oy1) / k - 0.5]])
+        out = cv2.warpAffine(np.ascontiguousarray(arr), m, (x2 - x1, y2 - y1),
+                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                             borderMode=cv2.BORDER_REPLICATE)
+        return out if out.ndim == 3 else out[:, :, None]
+
+    def whole(self, size: Sequence[int]) -> np.ndarray:
+        """The whole image resized to ``size = (sw, sh)`` (bilinear from level ``k``)."""
+        img = self._whole if self._whole is not None else self.source.read(None, self.k)
+        return cv2.resize(img, (int(size[0]), int(size[1])), interpolation=cv2.INTER_LINEAR)

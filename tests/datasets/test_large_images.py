@@ -269,3 +269,63 @@ def test_tools_and_benchmark_smoke(data, tmp_path, capsys):
     assert '| 1300x1000 | tiff | 0.5 | 2 |' in table and 'peak RSS' in table
     for job in res['jobs']:
         assert job['rss_added_mb'] >= 0 and all(r['chips'] >= 1 for r in job['rows'])
+
+
+# -- inference: large files stay on disk ----------------------------------------------------
+
+def _blob_detector():
+    spec = importlib.util.spec_from_file_location(
+        'tta_tests', osp.join(REPO, 'tests', 'models', 'test_tta.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.BlobDetector, mod.canvas
+
+
+@pytest.mark.parametrize('flip', [False, True])
+def test_pyramid_inference_reads_large_files_by_window(tmp_path, flip):
+    """The same detections whether the image is decoded whole (LoadImageFromFile) or left
+    on disk (LoadImageForPyramid: the whole level read at its level, the chip-grid level
+    read by window from the pyramid file)."""
+    import torch
+    from mmengine.dataset import Compose, pseudo_collate
+    from mmengine.registry import init_default_scope
+
+    from mmsniper.datasets import PYRAMID_META_KEYS
+    from mmsniper.models import SniperTTAModel
+
+    BlobDetector, canvas = _blob_detector()
+    objects = [(100, 100, 260, 220, 1, 0.9), (1200, 700, 1500, 1000, 2, 0.8),
+               (2000, 1500, 2300, 1750, 3, 0.7), (40, 1600, 400, 1780, 1, 0.6)]
+    img = canvas(1800, 2400, objects)
+    png = str(tmp_path / 'blobs.png')
+    cv2.imwrite(png, img)
+    tif = str(tmp_path / 'blobs.tif')
+    write_pyramid(img, tif, compression='deflate')  # lossless: blobs stay exact
+    init_default_scope('mmdet')
+    flips = [dict(type='RandomFlip', prob=1., direction='horizontal')] if flip else \
+        [dict(type='RandomFlip', prob=0.)]
+    views = dict(type='TestTimeAug', transforms=[
+        [dict(type='PyramidResize', scale=0.5, level=0, max_pixels=500 * 500,
+              test_range=(-1, -1)),
+         dict(type='PyramidResize', scale=0.125, level=1, test_range=(-1, -1))],
+        flips, [dict(type='PackDetInputs', meta_keys=PYRAMID_META_KEYS)]])
+    out = {}
+    for name, load, path in (('whole', dict(type='LoadImageFromFile'), png),
+                             ('disk', dict(type='LoadImageForPyramid', lazy_pixels=10 ** 6),
+                              tif)):
+        pipe = Compose([load, views])
+        results = pipe(dict(img_path=path, img_id=0))
+        metas = [s.metainfo for s in results['data_samples']]
+        chips = [m['pyramid_chips'] for m in metas]
+        assert chips == ([True, False] if name == 'whole' else ['file', False])
+        if name == 'disk':  # nothing ORIGINAL-sized in memory
+            assert max(int(np.prod(x.shape)) for x in results['inputs']) <= 3 * 300 * 225
+        model = SniperTTAModel(module=BlobDetector(), merger=dict(type='NMSMerger'),
+                               chip_cfg=dict(chip_size=512, overlap=200, batch_size=4))
+        with torch.no_grad():
+            pred = model.test_step(pseudo_collate([results]))[0].pred_instances
+        out[name] = sorted((tuple(round(v) for v in b), int(lb))
+                           for b, lb in zip(pred.bboxes.tolist(), pred.labels.tolist()))
+    assert len(out['disk']) == len(out['whole']) >= len(objects)
+    for (a, la), (b, lb) in zip(out['whole'], out['disk']):
+        assert la == lb and max(abs(x - y) for x, y in zip(a, b)) <= 8, (a, b)
