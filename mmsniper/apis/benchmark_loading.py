@@ -37,9 +37,9 @@ SIZES = ((640, 480), (4000, 3000), (10000, 8000), (20000, 20000))
 FORMATS = ('jpeg', 'png', 'tiff')
 CHIP = 512
 #: Images with at least this many pixels: the old path (and files the new path decodes
-#: whole) measured at the finest and coarsest level only, one chip each (a chip costs a
-#: whole decode, seconds, whatever the level), unless all levels are asked for.
-HUGE_PIXELS = 100_000_000
+#: whole) measured at the finest and coarsest level only (a chip costs a whole decode,
+#: seconds, whatever the level), unless all levels are asked for.
+HUGE_PIXELS = 50_000_000
 
 
 def synthetic_image(w: int, h: int, seed: int = 0, strip: int = 1024) -> np.ndarray:
@@ -230,8 +230,8 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
         sizes (Sequence[tuple[int, int]]): image sizes ``(w, h)``.
         formats (Sequence[str]): some of ``('jpeg', 'png', 'tiff')``.
         max_chips (int): chips per level at most.
-        min_seconds (float): per level, stop after this long (at least 2 chips, or 1 when
-            a chip decodes a huge file).
+        min_seconds (float): per level, stop cutting chips after this long (at least
+            one chip; one only for a whole decode of a huge image).
         all_levels (bool): measure every level of huge images on the old path too.
         level_quality, level_subsampling: the pyramid's reduced levels (as the
             converter's options).
@@ -260,8 +260,7 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
                 use = [lv[0], lv[-1]] if huge and whole and not all_levels and \
                     len(lv) > 2 else lv
                 job = dict(size=size, format=fmt, path=path, file=paths[fmt], levels=use,
-                           max_chips=1 if huge and whole else max_chips,
-                           min_chips=1 if huge and whole else 2,
+                           max_chips=1 if huge and whole else max_chips, min_chips=1,
                            min_seconds=min_seconds, keep_chips=2)
                 t = time.perf_counter()
                 res = _in_child(_worker, job)

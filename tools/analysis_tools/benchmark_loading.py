@@ -48,7 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--min-seconds', type=float, default=1.0,
                         help='time per level after which no more chips are cut (default 1)')
     parser.add_argument('--all-levels', action='store_true',
-                        help='images >= 100 MP: measure every level on the old path too '
+                        help='images >= 50 MP: measure every level on the old path too '
                         '(default: the finest and the coarsest; each chip is a whole decode)')
     parser.add_argument('--level-quality', type=int, default=95,
                         help="the pyramid's reduced levels: JPEG quality (default 95)")
