@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import List, Sequence
 
 import torch
-from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
+from mmdet.models.roi_heads import CascadeRoIHead, HybridTaskCascadeRoIHead, StandardRoIHead
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import get_box_tensor
@@ -61,3 +61,16 @@ class SniperRoIHead(_RangeAwareMixin, StandardRoIHead):
 @MODELS.register_module()
 class SniperCascadeRoIHead(_RangeAwareMixin, CascadeRoIHead):
     """``CascadeRoIHead`` with SNIPER's range-aware proposal filter."""
+
+
+@MODELS.register_module()
+class SniperHybridTaskCascadeRoIHead(_RangeAwareMixin, HybridTaskCascadeRoIHead):
+    """``HybridTaskCascadeRoIHead`` (HTC) with SNIPER's range-aware proposal filter.
+
+    Why a class of its own: HTC is not a ``CascadeRoIHead`` config switch but mmdet's own
+    subclass (interleaved box and mask stages, mask information flow, optional semantic
+    branch), so ``SniperCascadeRoIHead`` cannot stand in for it. As there, the filter runs
+    once, before the first stage: the first stage's boxes and masks learn only from
+    proposals in the chip level's valid range (and the ground truth boxes the sampler
+    adds); later stages learn from their refinements.
+    """
