@@ -339,3 +339,87 @@ def format_table(result: dict) -> str:
                  + (f', load average at the end {la[0]:.1f} (other processes running)'
                     if la else '') + '.')
     return '\n'.join(lines)
+
+
+def _no_detections() -> Any:
+    """A stand-in detector for memory measurements: finds nothing, holds no weights."""
+    import torch
+
+    class NoDetections(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.chips = 0
+
+        def test_step(self, data: dict) -> list:
+            from mmengine.structures import InstanceData
+
+            out = []
+            for sample in data['data_samples']:
+                self.chips += 1
+                sample.pred_instances = InstanceData(
+                    bboxes=torch.zeros((0, 4)), scores=torch.zeros(0),
+                    labels=torch.zeros(0, dtype=torch.long))
+                out.append(sample)
+            return out
+
+    return NoDetections()
+
+
+def _inference_job(job: dict) -> dict:
+    """One image through the SNIPER test pyramid (stand-in detector) in this process."""
+    import torch
+    from mmengine.dataset import Compose, pseudo_collate
+    from mmengine.registry import init_default_scope
+
+    from ..datasets import PYRAMID_META_KEYS
+    from ..models import SniperTTAModel
+
+    cv2.setNumThreads(0)
+    start_rss = _rss_mb()
+    init_default_scope('mmdet')
+    load = dict(type='LoadImageFromFile') if job['path'] == 'old' else \
+        dict(type='LoadImageForPyramid')
+    views = [dict(type='PyramidResize', scale=s, level=i, max_pixels=2048 * 2048,
+                  test_range=(-1, -1)) for i, s in enumerate(job['scales'])]
+    pipe = Compose([load, dict(type='TestTimeAug', transforms=[
+        views, [dict(type='RandomFlip', prob=0.)],
+        [dict(type='PackDetInputs', meta_keys=PYRAMID_META_KEYS)]])])
+    det = _no_detections()
+    model = SniperTTAModel(module=det, merger=dict(type='NMSMerger'),
+                           chip_cfg=dict(chip_size=1024, overlap=128, batch_size=4))
+    t = time.perf_counter()
+    with torch.no_grad():
+        model.test_step(pseudo_collate([pipe(dict(img_path=job['file'], img_id=0))]))
+    return dict(job, seconds=time.perf_counter() - t, chips=det.chips,
+                rss_start_mb=start_rss, rss_peak_mb=_peak_mb(),
+                rss_added_mb=_peak_mb() - start_rss)
+
+
+def inference_memory(folder: str, size: tuple[int, int] = (20000, 20000),
+                     formats: Sequence[str] = ('jpeg', 'tiff'),
+                     scales: Sequence[float] = (1.0, 0.25, 0.05),
+                     progress: Optional[Any] = print) -> list:
+    """Peak memory of SNIPER pyramid inference on one large image, old vs new loading.
+
+    ``old``: ``LoadImageFromFile`` (the image decoded whole, copied per view);
+    ``new``: ``LoadImageForPyramid`` (:func:`mmsniper.apis.inference.infer`'s default).
+    Views at ``scales`` (``PyramidResize``, ``max_pixels`` 2048x2048: larger levels run as
+    1024 chip grids, overlap 128); a stand-in detector that finds nothing, so the model's
+    own memory (weights, one chip batch's activations) is NOT included.
+
+    Returns:
+        list[dict]: per (file, path): ``seconds``, ``chips``, ``rss_added_mb``,
+        ``rss_peak_mb``.
+    """
+    say = progress or (lambda *_: None)
+    os.makedirs(folder, exist_ok=True)
+    paths = _in_child(_make_files_job, (folder, tuple(size), tuple(formats)))
+    out = []
+    for fmt in formats:
+        for path in ('old', 'new'):
+            res = _in_child(_inference_job, dict(file=paths[fmt], format=fmt, path=path,
+                                                 size=list(size), scales=list(scales)))
+            say(f'  inference {fmt} {path}: {res["seconds"]:.1f} s, {res["chips"]} chips, '
+                f'peak RSS +{res["rss_added_mb"]:.0f} MB ({res["rss_peak_mb"]:.0f} MB)')
+            out.append(res)
+    return out

@@ -54,6 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="the pyramid's reduced levels: JPEG quality (default 95)")
     parser.add_argument('--level-subsampling', choices=('444', '420'), default='444',
                         help="the pyramid's reduced levels: chroma subsampling (default 444)")
+    parser.add_argument('--inference', action='store_true',
+                        help='instead: peak memory of SNIPER pyramid inference (scales 1, '
+                        '0.25, 0.05; 1024 chip grids; a stand-in detector) on the largest '
+                        'of --sizes, LoadImageFromFile against LoadImageForPyramid, for '
+                        'the jpeg and tiff files')
     parser.add_argument('--dir', help='folder for the files (kept; default: a temporary '
                         'folder, removed at the end)')
     parser.add_argument('--json', help='also write the raw results to this JSON file')
@@ -62,10 +67,23 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from mmsniper.apis.benchmark_loading import format_table, run_benchmark
+    from mmsniper.apis.benchmark_loading import format_table, inference_memory, run_benchmark
 
     folder = args.dir or tempfile.mkdtemp(prefix='mmsniper-loading-')
     os.makedirs(folder, exist_ok=True)
+    if args.inference:
+        size = max(args.sizes, key=lambda s: s[0] * s[1])
+        try:
+            rows = inference_memory(folder, size, [f for f in args.formats if f != 'png'])
+        finally:
+            if not args.dir:
+                shutil.rmtree(folder, ignore_errors=True)
+        print(f'\n| {size[0]}x{size[1]} file | loading | seconds | chips | peak RSS added / '
+              'absolute (MB) |\n|---|---|---|---|---|')
+        for r in rows:
+            print(f'| {r["format"]} | {r["path"]} | {r["seconds"]:.1f} | {r["chips"]} | '
+                  f'{r["rss_added_mb"]:.0f} / {r["rss_peak_mb"]:.0f} |')
+        return
     try:
         result = run_benchmark(folder, args.sizes, args.formats, max_chips=args.max_chips,
                                min_seconds=args.min_seconds, all_levels=args.all_levels,
