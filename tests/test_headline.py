@@ -109,8 +109,20 @@ def test_headline_commands_verbatim(coco_workdir, tmp_path):
     assert 'coco/bbox_mAP' in test.stdout + test.stderr
 
 
+def _hub_file_name(checkpoint: str) -> str:
+    """The file torch's hub cache keeps for an ``init_cfg`` checkpoint name."""
+    from mmsniper.engine.checkpoint import torchvision_model_urls
+
+    if checkpoint.startswith('torchvision://'):
+        checkpoint = torchvision_model_urls()[checkpoint[len('torchvision://'):]]
+    assert checkpoint.startswith(('http://', 'https://')), checkpoint
+    return osp.basename(checkpoint)
+
+
 def test_shipped_coco_configs_initialise_from_placed_weights(tmp_path, monkeypatch):
-    """Every COCO config builds and ``init_weights()`` reads the placed ImageNet file."""
+    """Every shipped COCO config builds and ``init_weights()`` reads its backbone's
+    pretrained file from torch's hub cache (a random stand-in placed there), by the real
+    loading path: the ResNets, MobileNetV2 and whatever the detector configs name by URL."""
     from mmengine.config import Config
     from mmengine.registry import MODELS, init_default_scope
 
@@ -118,22 +130,32 @@ def test_shipped_coco_configs_initialise_from_placed_weights(tmp_path, monkeypat
 
     torch_home = str(tmp_path / 'torch_home')
     monkeypatch.setenv('TORCH_HOME', torch_home)
-    placed = {50: place_resnet(torch_home, 50, seed=1), 101: place_resnet(torch_home, 101)}
-    configs = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
-    assert len(configs) >= 4
-    for path in configs:
+    folder = osp.join(torch_home, 'hub', 'checkpoints')
+    os.makedirs(folder, exist_ok=True)
+    checked = []
+    for path in sorted(glob.glob(osp.join(REPO, 'configs', '*.py'))):
         cfg = Config.fromfile(path)
         init_default_scope(cfg.get('default_scope', 'mmdet'))
-        backbone = cfg.model.backbone
-        ckpt = backbone.init_cfg['checkpoint']
-        if backbone.type == 'TorchvisionMobileNetV2':  # tests/models/test_backbones.py
-            assert ckpt == 'torchvision://mobilenet_v2', path
+        init_cfg = cfg.model.backbone.get('init_cfg')
+        if not init_cfg:      # trained from scratch by design (the config says why)
             continue
-        assert ckpt.startswith('torchvision://resnet'), path
+        assert init_cfg['type'] == 'Pretrained', path
+        # The stand-in: the backbone's own keys, random values, as the published file
+        # names them (under init_cfg.prefix when the file holds a whole detector).
+        torch.manual_seed(len(checked))
+        backbone = MODELS.build(cfg.model).backbone
+        prefix = init_cfg.get('prefix')
+        placed = {(prefix + '.' if prefix else '') + k: torch.randn(v.shape) if
+                  v.is_floating_point() else v for k, v in backbone.state_dict().items()}
+        torch.save(placed, osp.join(folder, _hub_file_name(init_cfg['checkpoint'])))
         model = MODELS.build(cfg.model)
         model.init_weights()
-        got = model.backbone.state_dict()['layer1.0.conv1.weight']
-        assert torch.equal(got, placed[backbone.depth]['layer1.0.conv1.weight']), path
+        key = next(k for k, v in model.backbone.state_dict().items() if v.ndim == 4)
+        expected = placed[(prefix + '.' if prefix else '') + key]
+        assert torch.equal(model.backbone.state_dict()[key], expected), path
+        checked.append(osp.basename(path))
+    assert {'sniper_faster_r101.py', 'sniper_faster_r50.py', 'sniper_rpn_r101.py',
+            'sniper_faster_r101_neg.py', 'sniper_faster_mobilenetv2.py'} <= set(checked)
 
 
 def test_without_weights_the_error_names_the_file(tmp_path, monkeypatch):
