@@ -159,10 +159,50 @@ def format_chip_stats(st: Dict[str, Any]) -> str:
     return '\n'.join(rows)
 
 
+def _instance_masks(dataset, idx: int, n: int) -> Optional[list]:
+    """The ``segmentation`` of image ``idx``'s instances, aligned with its ``n`` planning
+    boxes (None: no masks, or not aligned)."""
+    info = dataset.get_data_info(idx)
+    inst = info.get('instances', [])
+    keep = getattr(dataset, '_dropped_instances', {}).get(idx)
+    if keep is not None:
+        inst = [x for x, k in zip(inst, keep) if k]
+    if len(inst) != n or not any('mask' in x for x in inst):
+        return None
+    return [x.get('mask') for x in inst]
+
+
+def _fill_mask(panel: np.ndarray, seg: Any, f: float, colour: tuple, hw: tuple) -> None:
+    """Blend one COCO mask (polygons, ORIGINAL pixels, or RLE) into ``panel`` (scaled by
+    ``f``), half transparent. Malformed masks are skipped (the audit names them)."""
+    import cv2
+
+    from ..annotations import segmentation_problem
+
+    if seg is None or segmentation_problem(seg, hw[1], hw[0]):
+        return
+    region = np.zeros(panel.shape[:2], np.uint8)
+    if isinstance(seg, list):
+        pts = [np.round(np.asarray(p, np.float64).reshape(-1, 2) * f * 8).astype(np.int32)
+               for p in seg]
+        cv2.fillPoly(region, pts, 1, lineType=cv2.LINE_AA, shift=3)
+    else:
+        from pycocotools import mask as mask_utils
+
+        rle = mask_utils.frPyObjects(seg, *seg['size']) if isinstance(seg['counts'], list) \
+            else seg
+        m = mask_utils.decode(rle)
+        region = cv2.resize(m, panel.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    on = region.astype(bool)
+    panel[on] = (0.5 * panel[on] + 0.5 * np.asarray(colour)).astype(np.uint8)
+
+
 def draw_image_chips(dataset, idx: int, rng: np.random.Generator,
                      max_side: int = 640) -> np.ndarray:
     """One picture per image: a panel per level with that level's chips (solid: positive,
-    dashed-looking thin: negative), the boxes valid at it (green) and ignored (red).
+    dashed-looking thin: negative), the boxes valid at it (green) and ignored (red), and
+    their instance masks filled in the same colours when the annotations have them
+    (``segmentation``: the masks ``ChipGenerator`` cuts with each chip).
 
     Returns:
         ndarray[H, W, 3] uint8 BGR.
@@ -179,6 +219,7 @@ def draw_image_chips(dataset, idx: int, rng: np.random.Generator,
     if problem:
         raise ValueError(problem)
     boxes, crowd, size = dataset.image_annotations(idx)
+    masks = _instance_masks(dataset, idx, len(boxes))
     pos, negs = dataset.plan_image(idx, rng)
     f = min(1.0, max_side / max(img.shape[:2]))
     panels = []
@@ -194,10 +235,12 @@ def draw_image_chips(dataset, idx: int, rng: np.random.Generator,
             x1, y1, x2, y2 = (int(round(v * f)) for v in c.box)
             colour = _LEVEL_COLOURS[level % len(_LEVEL_COLOURS)]
             cv2.rectangle(p, (x1, y1), (x2, y2), colour, 3 if c.kind == 'pos' else 1)
-        for b, v, sh, cr in zip(boxes, valid, shown, crowd):
+        for k, (b, v, sh, cr) in enumerate(zip(boxes, valid, shown, crowd)):
             if not sh:
                 continue
             colour = _VALID if v and not cr else _IGNORED
+            if masks is not None:
+                _fill_mask(p, masks[k], f, colour, img.shape[:2])
             x1, y1, x2, y2 = (int(round(t * f)) for t in b)
             cv2.rectangle(p, (x1, y1), (x2, y2), colour, 1)
         s = scale_factor(size, dataset.settings.scales[level])

@@ -16,7 +16,8 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description='Draw each image once per pyramid level with that level\'s chips '
         '(thick: positive, thin: negative), the boxes the level trains on (green) and the '
-        'boxes it ignores (red). One PNG per image in --out.')
+        'boxes it ignores (red), with their instance masks filled in the same colours when '
+        'the annotations have segmentation. One PNG per image in --out.')
     p.add_argument('config', help='a SNIPER config')
     p.add_argument('--out', required=True, help='output directory for the PNGs')
     p.add_argument('--num', type=int, default=20, help='number of images (from the start)')
