@@ -87,10 +87,26 @@ def test_malformed_masks_are_counted_or_stop_the_run():
     audit.check(strict=False)  # counted, training goes on (LoadAnnotations ignores them)
     with pytest.raises(AnnotationError):
         audit.check(strict=True)
-    # an RLE of another size cannot be loaded at all: an error even without strict
+    # an RLE of another size: counted; a run whose pipeline loads masks stops at build
+    # (mmdet's BitmapMasks would fail in a data worker), a box-only run goes on
+    from mmengine.dataset import Compose
+    from mmengine.registry import init_default_scope
+
+    from mmsniper.datasets.annotation_report import check_masks_loadable
+
     bad_rle = copy.deepcopy(data)
     bad_rle['annotations'] = [dict(id=9, image_id=7, category_id=1, bbox=[1, 1, 19, 19],
                                    area=100, segmentation=dict(size=[20, 25], counts='abc'))]
+    audit = audit_coco(bad_rle, 'x.json').audit
+    assert audit.count('bad_mask_rle') == 1
+    audit.check(strict=False)
+    init_default_scope('mmdet')
+
+    class Data:
+        def __init__(self, with_mask):
+            self.pipeline = Compose([dict(type='LoadAnnotations', with_mask=with_mask)])
+
+    check_masks_loadable(audit, Data(with_mask=False))
     with pytest.raises(AnnotationError, match=r'(?s)ann id 9 in img 7.*cannot load'):
-        audit_coco(bad_rle, 'x.json').audit.check(strict=False)
+        check_masks_loadable(audit, Data(with_mask=True))
     assert segmentation_problem([[1, 2, 3]], 10, 10) == 'polygon 0 has 3 coordinates (odd)'

@@ -46,8 +46,6 @@ class Kind:
         error (bool): a data error: strict mode raises on it. Crowd boxes, ``ignore`` flags
             and images a dataset's ``filter_cfg`` leaves out are deliberate, never errors.
         used (bool): the box still takes part in training (crowd: an ignore region).
-        fatal (bool): MMDetection cannot load it (it would crash in a data worker):
-            :meth:`AnnotationAudit.check` raises on it even without strict mode.
     """
 
     key: str
@@ -55,7 +53,6 @@ class Kind:
     unit: str
     error: bool
     used: bool = False
-    fatal: bool = False  # no run can load it: an error even without strict mode
 
 
 #: Box kinds in order of precedence (see the module docstring); ``'ok'`` is code 0.
@@ -83,9 +80,10 @@ OTHER_KINDS = (
     # of an odd or < 6 coordinate count and loads an instance left without any as ignored.
     Kind('bad_mask', 'malformed mask polygons (dropped; a box left without any is loaded as '
          'ignored)', 'ann', True, used=True),
-    # ... but an RLE whose size is not the image's makes BitmapMasks fail in the worker.
+    # ... but an RLE whose size is not the image's makes BitmapMasks fail in the worker:
+    # a run that loads masks stops at build (mmsniper.datasets.annotation_report).
     Kind('bad_mask_rle', 'RLE mask of a size other than the image\'s', 'ann', True,
-         used=True, fatal=True),
+         used=True),
 )
 KINDS = {k.key: k for k in BOX_KINDS + OTHER_KINDS}
 #: ``codes`` of :func:`classify_boxes`: 0 is ``'ok'``, ``i`` is ``BOX_KINDS[i - 1]``.
@@ -226,12 +224,7 @@ class AnnotationAudit:
         return 'annotations: ' + '; '.join(parts + self.notes)
 
     def check(self, strict: bool, what_to_do: str = '') -> None:
-        """Raise :class:`AnnotationError` with the report when ``strict`` and errors exist,
-        or when a kind no run can load (``fatal``) was counted."""
-        fatal = [k.label for k in self.kinds() if k.fatal]
-        if fatal:
-            raise AnnotationError(f'{self.report()}\nMMDetection cannot load these ('
-                                  f'{"; ".join(fatal)}): fix or remove them')
+        """Raise :class:`AnnotationError` with the report when ``strict`` and errors exist."""
         if strict and self.errors:
             msg = self.report()
             raise AnnotationError(msg + (f'\n{what_to_do}' if what_to_do else ''))

@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.logging import print_log
 
-from ..annotations import AnnotationAudit, audit_coco, classify_boxes, used
+from ..annotations import AnnotationAudit, AnnotationError, audit_coco, classify_boxes, used
 
 #: What strict mode tells the user to do.
 STRICT_HINT = ('Fix or remove these annotations (tools/analysis_tools/check_dataset.py lists '
@@ -132,7 +132,27 @@ def dataset_audit(dataset: Any, img_ids: List[Any], used_counts: np.ndarray,
                    f'{", ".join(str(i) for i, _, _ in differ[:audit.max_ids])}'
                    f'{", ..." if len(differ) > audit.max_ids else ""}): a rule of that '
                    'dataset class this check does not model')
+    check_masks_loadable(audit, dataset)
     return audit
+
+
+def loads_masks(dataset: Any) -> bool:
+    """Whether ``dataset``'s pipeline loads instance masks (``LoadAnnotations(with_mask=
+    True)``)."""
+    transforms = getattr(getattr(dataset, 'pipeline', None), 'transforms', None) or []
+    return any(bool(getattr(t, 'with_mask', False)) for t in transforms)
+
+
+def check_masks_loadable(audit: AnnotationAudit, dataset: Any) -> None:
+    """Stop at build, naming the ids, when the pipeline loads masks that mmdet cannot load
+    (an RLE of another size than its image: ``BitmapMasks`` would fail in a data worker).
+    Box-only runs and the chip tools just count them."""
+    if audit.count('bad_mask_rle') and loads_masks(dataset):
+        raise AnnotationError(
+            f'{audit.report()}\nthe pipeline loads masks (LoadAnnotations(with_mask=True)) '
+            'and MMDetection cannot load an RLE mask whose size is not its image\'s '
+            '[height, width]: fix or remove those masks (first ids above; '
+            'tools/analysis_tools/check_dataset.py lists them)')
 
 
 def log_and_check(audit: AnnotationAudit, strict: bool) -> None:
