@@ -135,10 +135,16 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
     from .convert_large_images import _jpeg_encoding
 
     w, h = size
-    img = synthetic_image(w, h, seed)
-    paths = {}
     stem = osp.join(folder, f'img_{w}x{h}')
     jpg = stem + '.jpg'
+    want = {'jpeg': jpg, 'png': stem + '.png', 'tiff': stem + '.tif'}
+    tag = stem + f'.q{level_quality}-{level_subsampling}-seed{seed}'  # what the files are
+    if osp.exists(tag) and all(osp.exists(want[f]) for f in formats):
+        return {f: want[f] for f in formats}  # made before in this folder (--dir)
+    if osp.exists(tag):
+        os.remove(tag)
+    img = synthetic_image(w, h, seed)
+    paths = {}
     if not cv2.imwrite(jpg, img, [cv2.IMWRITE_JPEG_QUALITY, 90]):
         raise OSError(f'could not write {jpg}')
     if 'jpeg' in formats:
@@ -158,6 +164,7 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
                       level_subsampling=level_subsampling,
                       description=dict(source=osp.basename(jpg), source_size=st.st_size,
                                        source_mtime_ns=st.st_mtime_ns))
+    open(tag, 'w').close()
     return paths
 
 

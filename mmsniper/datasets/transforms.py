@@ -22,7 +22,7 @@ from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from ..annotations import size_mismatch
 from ..chips import Chip, SniperSettings, assign_boxes, draw_ticket
 from ..chips.masks import map_polygons
-from ..imagefiles.windows import crop_window, level_slice
+from ..imagefiles.windows import crop_window, level_slice, shrink_for_scale
 from .tickets import ChipTicket
 
 #: Meta keys PackDetInputs must keep for SNIPER's model parts (range-aware RoI head).
@@ -105,13 +105,15 @@ def _cut_level(img: np.ndarray, g: dict, chip_size: int, pad_val: Any,
 
     Resized-crop pixel ``X`` is ORIGINAL ``ox1 + (X + 0.5) / sx`` (pixel-centre mapping,
     as ``cv2.resize`` places it), i.e. level pixel ``(ox1 - x0 + (X + 0.5) / sx) / k -
-    0.5``; the chip's part ``X >= dx`` is sampled there bilinearly in one pass. The level
-    is already at most ``1 / k`` of ORIGINAL and ``k * scale <= 1 < 2 k * scale``, so the
-    remaining downscale is under 2x (measured: 0.7-1.8 grey levels mean difference from
-    INTER_AREA on ORIGINAL, docs/large_images.md).
+    0.5``; the chip's part ``X >= dx`` is sampled there bilinearly in one pass. The
+    loader reads the level with ``k * scale <= 1 < 2 k * scale`` where the file has it, so
+    the remaining downscale is under 2x; where it has not (a JPEG decodes at 1/8 at most),
+    :func:`~mmsniper.imagefiles.windows.shrink_for_scale` averages blocks first
+    (docs/large_images.md gives the differences from INTER_AREA on ORIGINAL).
     """
     x0, y0, k = origin
     sx, sy = g['affine'][:2]
+    img, k = shrink_for_scale(img, k, max(sx, sy))
     ph, pw = min(g['ch'], g['nh'] - g['dy']), min(g['cw'], g['nw'] - g['dx'])
     m = np.array([[1 / (sx * k), 0, (g['ox1'] - x0 + (g['dx'] + 0.5) / sx) / k - 0.5],
                   [0, 1 / (sy * k), (g['oy1'] - y0 + (g['dy'] + 0.5) / sy) / k - 0.5]])

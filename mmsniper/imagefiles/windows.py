@@ -87,6 +87,38 @@ def level_slice(window: Sequence[int], origin: Sequence[int]) -> tuple[slice, sl
             slice((x1 - x0) // k, -(-(x2 - x0) // k)))
 
 
+def shrink_for_scale(img: np.ndarray, k: int, scale: float) -> tuple[np.ndarray, int]:
+    """Block means of a level so that bilinear sampling never shrinks it by 2x or more.
+
+    A level read at factor ``k`` holds ORIGINAL / k; sampling it bilinearly for ``scale``
+    shrinks it by ``1 / (k * scale)``. When that is 2 or more (a JPEG decoded at most at
+    1/8 for a chip at 1/40), the array is first averaged over ``m x m`` blocks, ``m =
+    floor(1 / (k * scale))`` (OpenCV ``INTER_AREA`` at an exact integer factor; the last
+    row / column replicated up to a multiple of ``m``), so it becomes level ``k * m`` with
+    the same origin.
+
+    Args:
+        img (ndarray[h, w, C]): LEVEL pixels of a window whose corner is ORIGINAL
+            ``(x0, y0)``, a multiple of ``k``.
+        k (int): its factor.
+        scale (float): the larger of the two axis scales it is sampled for.
+
+    Returns:
+        tuple: ``(img, k * m)`` (``(img, k)`` unchanged when ``k * scale > 0.5``).
+    """
+    m = int(math.floor(1.0 / (k * float(scale)) + FACTOR_TOL))
+    if m < 2:
+        return img, k
+    h, w = img.shape[:2]
+    ph, pw = -h % m, -w % m
+    if ph or pw:
+        img = cv2.copyMakeBorder(img, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+    out = cv2.resize(img, ((w + pw) // m, (h + ph) // m), interpolation=cv2.INTER_AREA)
+    if out.ndim < img.ndim:
+        out = out[:, :, None]
+    return out, k * m
+
+
 class ScaledWindows:
     """Windows of an image file resized by ``(sx, sy)``, without the resized (or, for a
     pyramid, the whole) image in memory: the chip grid of a test-time pyramid level.
@@ -126,6 +158,7 @@ class ScaledWindows:
         else:
             rows, cols = level_slice((ox1, oy1, ox2, oy2), (0, 0, k))
             arr = self._whole[rows, cols]
+        arr, k = shrink_for_scale(arr, k, max(sx, sy))  # a JPEG read at 1/8 at most
         # output X -> level u = ((X + x1 + 0.5) / sx - ox1) / k - 0.5 (continuous coords)
         m = np.array([[1 / (sx * k), 0, ((x1 + 0.5) / sx - ox1) / k - 0.5],
                       [0, 1 / (sy * k), ((y1 + 0.5) / sy - oy1) / k - 0.5]])
