@@ -7,10 +7,12 @@ from .dense_heads import (SniperATSSAssigner, SniperDINOHead, SniperDynamicSoftL
                           SniperFCOSHead, SniperYOLOXHead)
 from .ignore import IGNORE_TARGET, ignore_targets, priors_in_boxes
 from .mergers import MERGERS, BaseMerger, BoxVotingMerger, NMSMerger, SoftNMSMerger, build_merger
-from .roi_heads import SniperCascadeRoIHead, SniperRoIHead, filter_proposals_by_range
+from .roi_heads import (SniperCascadeRoIHead, SniperHybridTaskCascadeRoIHead, SniperRoIHead,
+                        filter_proposals_by_range)
 from .tta import SniperTTAModel, level_range_mask
 
 __all__ = ['SniperMaxIoUAssigner', 'TorchvisionMobileNetV2', 'SniperRoIHead',
+           'SniperHybridTaskCascadeRoIHead',
            'SniperCascadeRoIHead', 'filter_proposals_by_range', 'MERGERS', 'BaseMerger',
            'NMSMerger', 'SoftNMSMerger',
            'BoxVotingMerger', 'build_merger', 'SniperTTAModel', 'level_range_mask',
