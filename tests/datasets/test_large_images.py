@@ -329,3 +329,13 @@ def test_pyramid_inference_reads_large_files_by_window(tmp_path, flip):
     assert len(out['disk']) == len(out['whole']) >= len(objects)
     for (a, la), (b, lb) in zip(out['whole'], out['disk']):
         assert la == lb and max(abs(x - y) for x, y in zip(a, b)) <= 8, (a, b)
+
+
+def test_infer_reads_large_files_on_disk_only_for_a_plain_loader():
+    from mmsniper.apis.inference import _large_files_on_disk
+
+    rest = [dict(type='TestTimeAug', transforms=[])]
+    assert _large_files_on_disk([dict(type='LoadImageFromFile', backend_args=None)] + rest) \
+        == [dict(type='LoadImageForPyramid')] + rest
+    custom = [dict(type='LoadImageFromFile', color_type='grayscale')] + rest
+    assert _large_files_on_disk(custom) == custom
