@@ -55,8 +55,9 @@ class SniperDataset:
     COCO values). Each chip's ticket carries the values the transforms need.
 
     Args:
-        dataset (dict | BaseDataset): the wrapped dataset (for example ``CocoDataset``);
-            its ``pipeline`` must start with ``LoadImageFromFile``, ``LoadAnnotations`` and
+        dataset (dict | BaseDataset): the wrapped dataset (for example ``CocoDataset``, or
+            a ``ConcatDataset`` of such, as PASCAL VOC 2007 + 2012); its ``pipeline`` (each
+            part's) must start with ``LoadImageFromFile``, ``LoadAnnotations`` and
             ``ChipGenerator``.
         scales, train_ranges, chip_size, stride, min_size, min_visible,
         neg_chips_per_img, proposals, neg_min_proposals: see
@@ -121,7 +122,17 @@ class SniperDataset:
 
     @property
     def pipeline(self):
-        return self.dataset.pipeline
+        """The wrapped dataset's pipeline (a ``ConcatDataset``'s: its first part's)."""
+        return self._pipeline_of(0)
+
+    def _pipeline_of(self, idx: int):
+        """The pipeline image ``idx`` goes through: the wrapped dataset's, or for a
+        ``ConcatDataset`` (e.g. PASCAL VOC 2007 + 2012) the pipeline of its part."""
+        ds = self.dataset
+        if hasattr(ds, 'pipeline') or not hasattr(ds, 'datasets'):
+            return ds.pipeline
+        part, _ = ds._get_ori_dataset_idx(idx)
+        return ds.datasets[part].pipeline
 
     def full_init(self) -> None:
         """Read the annotations into compact arrays (boxes, offsets, image sizes)."""
@@ -184,11 +195,11 @@ class SniperDataset:
             info['chip'] = item
         else:
             info = self.dataset.get_data_info(int(item))
-        keep = self._dropped_instances.get(item.index if isinstance(item, ChipTicket)
-                                           else int(item))
+        idx = item.index if isinstance(item, ChipTicket) else int(item)
+        keep = self._dropped_instances.get(idx)
         if keep is not None:  # boxes planning left out (see full_init) never reach the chip
             info['instances'] = [x for x, k in zip(info['instances'], keep) if k]
-        return self.dataset.pipeline(info)
+        return self._pipeline_of(idx)(info)
 
     # -- planning (main process) --------------------------------------------------------
     def image_annotations(self, idx: int) -> Tuple[np.ndarray, np.ndarray, Tuple[float, float]]:

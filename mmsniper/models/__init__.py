@@ -5,7 +5,7 @@ from .autofocus_tta import AutoFocusTTAModel
 from .backbones import TorchvisionMobileNetV2
 from .dense_heads import (SniperATSSAssigner, SniperDINOHead, SniperDynamicSoftLabelAssigner,
                           SniperFCOSHead, SniperYOLOXHead)
-from .ignore import IGNORE_TARGET, ignore_targets, priors_in_boxes
+from .ignore import IGNORE_TARGET, as_gt_instances, claim_background, ignore_targets
 from .mergers import MERGERS, BaseMerger, BoxVotingMerger, NMSMerger, SoftNMSMerger, build_merger
 from .roi_heads import (SniperCascadeRoIHead, SniperHybridTaskCascadeRoIHead, SniperRoIHead,
                         filter_proposals_by_range)
@@ -18,5 +18,5 @@ __all__ = ['SniperMaxIoUAssigner', 'TorchvisionMobileNetV2', 'SniperRoIHead',
            'BoxVotingMerger', 'build_merger', 'SniperTTAModel', 'level_range_mask',
            'AutoFocusFasterRCNN', 'FocusPixelHead', 'AutoFocusTTAModel',
            'SniperATSSAssigner', 'SniperDynamicSoftLabelAssigner', 'SniperFCOSHead',
-           'SniperYOLOXHead', 'SniperDINOHead', 'IGNORE_TARGET', 'ignore_targets',
-           'priors_in_boxes']
+           'SniperYOLOXHead', 'SniperDINOHead', 'IGNORE_TARGET', 'as_gt_instances',
+           'claim_background', 'ignore_targets']
