@@ -12,6 +12,8 @@ and the same predictions:
 """
 from __future__ import annotations
 
+import copy
+import functools
 import os.path as osp
 
 import pytest
@@ -66,13 +68,19 @@ FAMILIES = {
 }
 
 
+@functools.lru_cache(maxsize=None)
+def piece(name: str) -> Config:
+    """``model`` of a family piece, configs/_base_/<name>.py (parsed once)."""
+    return Config.fromfile(osp.join(REPO, 'configs', '_base_', name + '.py')).model
+
+
 def build_pair(name):
     """(SNIPER head, mmdet parent head with the same weights)."""
     init_default_scope('mmdet')
     from mmdet.registry import MODELS
 
     fam = FAMILIES[name]
-    model = Config.fromfile(osp.join(REPO, 'configs', '_base_', fam['piece'] + '.py')).model
+    model = copy.deepcopy(piece(fam['piece']))
     head = model.bbox_head
     head.update(num_classes=2, in_channels=8, feat_channels=8, stacked_convs=1,
                 train_cfg=model.train_cfg, test_cfg=model.test_cfg)
@@ -198,7 +206,7 @@ def dino_pair():
     init_default_scope('mmdet')
     from mmdet.registry import MODELS
 
-    model = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'sniper_dino.py')).model
+    model = copy.deepcopy(piece('sniper_dino'))
     head = model.bbox_head
     head.update(num_classes=2, embed_dims=8, train_cfg=model.train_cfg)
     torch.manual_seed(0)
