@@ -333,6 +333,40 @@ def open_image(path: str, reduced_jpeg: bool = True,
     return src
 
 
+_MMAP_SET: list = []
+
+
+def limit_heap_growth(threshold: Optional[int] = 128 * 1024) -> bool:
+    """Serve allocations of ``threshold`` bytes or more by ``mmap`` (glibc only).
+
+    glibc raises its mmap threshold each time a large block is freed, after which blocks
+    of that size come from the heap and are rarely given back: reading thousands of tiles
+    and chips of a 20000x20000 image then grows the process by 1.6 GB that nothing uses
+    (measured: live memory +18 MB; with this setting the peak stays there). Sets
+    ``M_MMAP_THRESHOLD`` once per process with ``mallopt`` (which also stops the dynamic
+    adjustment); does nothing on other C libraries or with ``threshold=None``. Called by
+    ``LoadImageForPyramid`` (inference), whose process reads many windows.
+
+    Returns:
+        bool: whether the setting is in force.
+    """
+    if threshold is None:
+        return False
+    if _MMAP_SET:
+        return True
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+        ok = bool(libc.mallopt(-3, int(threshold)))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc
+        return False
+    if ok:
+        _MMAP_SET.append(int(threshold))
+    return ok
+
+
 class SourceCache:
     """Open :class:`ImageSource` objects of this process, least recently used dropped.
 
