@@ -99,6 +99,7 @@ def tiny_cfg(name: str, data_root: str, work_dir: str) -> Config:
     cfg.sniper.update(SCALESHAPES_SNIPER,
                       test_scales=[(240, 400), (120, 200), (60, 100)])
     cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=0)
     cfg.log_level = 'WARNING'
     loader = cfg.train_dataloader
     loader.update(batch_size=1, num_workers=0, persistent_workers=False)
