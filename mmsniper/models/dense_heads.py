@@ -4,21 +4,16 @@ Each class is the smallest change that makes one family's target assignment resp
 chip's ignored boxes (:mod:`mmsniper.models.ignore` has the rule and the shared pieces;
 docs/detectors.md the guide):
 
-==========================  ================================  ===============================
-family (mmdet head)         what mmdet does with ignored       mmsniper
-==========================  ================================  ===============================
-RetinaNet (``RetinaHead``)  hands them to its assigner         ``SniperMaxIoUAssigner``
-                                                               (assigners.py), config only
-ATSS (``ATSSHead``)         hands them to ``ATSSAssigner``,    :class:`SniperATSSAssigner`
-                            which drops them on a chip with
-                            no valid box
-FCOS (``FCOSHead``)         never looks at them                :class:`SniperFCOSHead`
-RTMDet (``RTMDetHead``)     ``DynamicSoftLabelAssigner``       :class:`SniperDynamicSoftLabel
-                            never looks at them                Assigner`
-YOLOX (``YOLOXHead``)       SimOTA never looks at them; the    :class:`SniperYOLOXHead`
-                            objectness loss covers every prior
-DINO (``DINOHead``)         never passed to the head           :class:`SniperDINOHead`
-==========================  ================================  ===============================
+* RetinaNet: ``RetinaHead`` hands them to its assigner; ``SniperMaxIoUAssigner``
+  (assigners.py) makes them count, config only.
+* ATSS: ``ATSSHead`` hands them to ``ATSSAssigner``, which drops them on a chip with no
+  valid box and misses small ones: :class:`SniperATSSAssigner`.
+* FCOS: ``FCOSHead.get_targets`` never sees them: :class:`SniperFCOSHead`.
+* RTMDet: ``DynamicSoftLabelAssigner`` never looks at them:
+  :class:`SniperDynamicSoftLabelAssigner`, config only.
+* YOLOX: SimOTA never looks at them, and the objectness loss covers every prior:
+  :class:`SniperYOLOXHead`.
+* DINO: the detector never passes them to the head: :class:`SniperDINOHead`.
 
 In every case the valid boxes get exactly mmdet's assignment; then the family's own rule
 assigns the ignored boxes as if they were valid, and the priors it gives them that were
