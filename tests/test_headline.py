@@ -11,6 +11,7 @@ keeps the downloaded file (``$TORCH_HOME/hub/checkpoints/resnet101-63fe2227.pth`
 """
 from __future__ import annotations
 
+import copy
 import glob
 import json
 import os
@@ -132,7 +133,7 @@ def test_shipped_coco_configs_initialise_from_placed_weights(tmp_path, monkeypat
     monkeypatch.setenv('TORCH_HOME', torch_home)
     folder = osp.join(torch_home, 'hub', 'checkpoints')
     os.makedirs(folder, exist_ok=True)
-    checked = []
+    checked, files = [], {}
     for path in sorted(glob.glob(osp.join(REPO, 'configs', '*.py'))):
         cfg = Config.fromfile(path)
         init_default_scope(cfg.get('default_scope', 'mmdet'))
@@ -142,16 +143,20 @@ def test_shipped_coco_configs_initialise_from_placed_weights(tmp_path, monkeypat
         assert init_cfg['type'] == 'Pretrained', path
         # The stand-in: the backbone's own keys, random values, as the published file
         # names them (under init_cfg.prefix when the file holds a whole detector).
+        # (a copy: some detectors, DINO's among them, write into the config they are given)
         torch.manual_seed(len(checked))
-        backbone = MODELS.build(cfg.model).backbone
-        prefix = init_cfg.get('prefix')
-        placed = {(prefix + '.' if prefix else '') + k: torch.randn(v.shape) if
-                  v.is_floating_point() else v for k, v in backbone.state_dict().items()}
-        torch.save(placed, osp.join(folder, _hub_file_name(init_cfg['checkpoint'])))
-        model = MODELS.build(cfg.model)
+        model = MODELS.build(copy.deepcopy(cfg.model))
+        prefix = init_cfg.get('prefix') or ''
+        prefix = prefix if not prefix or prefix.endswith('.') else prefix + '.'
+        name = _hub_file_name(init_cfg['checkpoint'])
+        if name not in files:  # one file per name, as in a real cache (R-101: 170 MB)
+            files[name] = {prefix + k: torch.randn(v.shape) if v.is_floating_point() else v
+                           for k, v in model.backbone.state_dict().items()}
+            torch.save(files[name], osp.join(folder, name))
+        placed = files[name]
         model.init_weights()
         key = next(k for k, v in model.backbone.state_dict().items() if v.ndim == 4)
-        expected = placed[(prefix + '.' if prefix else '') + key]
+        expected = placed[prefix + key]
         assert torch.equal(model.backbone.state_dict()[key], expected), path
         checked.append(osp.basename(path))
     assert {'sniper_faster_r101.py', 'sniper_faster_r50.py', 'sniper_rpn_r101.py',
