@@ -66,3 +66,24 @@ def test_coco_config_initialises_offline_from_the_packaged_file(tmp_path, monkey
     assert not model.backbone.conv1.conv.weight.requires_grad
     assert model.backbone.layer2[0].expand_conv.conv.weight.requires_grad
     assert not model.backbone.layer3[0].expand_conv.bn.training
+
+
+@pytest.mark.parametrize('name', ['sniper_faster_mnv2_scaleshapes.py',
+                                  'sniper_faster_mnv2_scaleshapes_neg.py'])
+def test_scaleshapes_mobilenetv2_configs_build_with_imagenet_weights(name, tmp_path,
+                                                                     monkeypatch,
+                                                                     imagenet_state_dict):
+    """The CPU configs of the MobileNetV2 recipe (issue: the demo's measurements)."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+
+    import mmsniper  # noqa: F401
+
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'scaleshapes', name))
+    init_default_scope('mmdet')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    assert torch.equal(model.backbone.conv2.conv.weight,
+                       imagenet_state_dict['features.18.0.weight'])
+    assert model.roi_head.bbox_head.num_classes == 6
