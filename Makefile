@@ -12,7 +12,7 @@ setup:  ## create .venv and install the whole stack (idempotent; first run build
 
 test: setup  ## set up if needed, then lint and run the whole test suite on the CPU
 	$(PY) -m ruff check .
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n 2 --dist worksteal $(PYTEST_ARGS)
 
 demo: setup  ## SNIPER end to end on the CPU (~15 min): data, RPN, proposals, training, pyramid test -> work_dirs/demo/ (DEMO_ARGS=--help for options)
 	$(PY) tools/demo.py $(DEMO_ARGS)
