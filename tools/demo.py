@@ -1,12 +1,10 @@
 """SNIPER end to end on the CPU in about 15 minutes (``make demo``); see ``--help``."""
 import argparse
-import warnings
 
 import _bootstrap  # noqa: F401  (checkout first on sys.path)
 
 
 def main() -> None:
-    warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
     from scaleshapes_runs.demo import DEFAULT_ITERS, DEFAULT_RPN_ITERS, run_demo
 
     p = argparse.ArgumentParser(

@@ -2,7 +2,6 @@
 import argparse
 import os.path as osp
 import sys
-import warnings
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
@@ -20,7 +19,6 @@ def _pair(text: str) -> tuple:
 
 
 def main() -> None:
-    warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
     from scaleshapes_runs.autofocus import DEFAULT_SWEEP, results_markdown, run_sweep
 
     p = argparse.ArgumentParser(

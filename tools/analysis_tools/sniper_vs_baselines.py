@@ -2,14 +2,12 @@
 import argparse
 import os.path as osp
 import sys
-import warnings
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 
 def main() -> None:
-    warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
     from scaleshapes_runs.experiment import ARMS, results_markdown, run_experiment
 
     p = argparse.ArgumentParser(
