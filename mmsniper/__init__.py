@@ -11,7 +11,7 @@ Configs load it with ``custom_imports = dict(imports=['mmsniper'])``.
 
 The chip engine (:mod:`mmsniper.chips`) is NumPy only and can be imported on its own.
 """
-from . import datasets, engine, models  # noqa: E402,F401  (registration)
+from . import datasets, engine, models, visualization  # noqa: E402,F401  (registration)
 from .version import __version__
 
 __all__ = ['__version__']

@@ -182,6 +182,13 @@ def test_arm_pixels_and_claim_summary():
     assert md.endswith(exp.inference_table(res))
     assert rows[2:] == ['| SNIPER chips | single scale | 12.0 | 20.0 | 3.0 | 15.0 | n/a |',
                         '| SNIPER chips | pyramid | 19.5 | 19.5 | 9.0 | 19.5 | 19.5 |']
+    # A one-stage detector's two arms: SNIPER against single-scale only, said either way.
+    two = dict(arms=dict(single_scale=res['arms']['single_scale'], sniper=res['arms']['sniper']))
+    text2 = exp.claim_summary(two)
+    assert text2.splitlines() == ['- AP, SNIPER - single-scale: +9.5 points',
+                                  '- APs, SNIPER - single-scale: +7.0 points']
+    two['arms']['single_scale'] = arm(25.0, 2.0, 50, 100, 0.3, 1, 2)
+    assert '-5.5 points (SNIPER does not help here)' in exp.claim_summary(two)
 
 
 def test_progress_filter_keeps_progress_only():
@@ -190,6 +197,31 @@ def test_progress_filter_keeps_progress_only():
     assert not exp._show('[>>>>>>   ] 21/200, 2.0 task/s, elapsed: 10s, ETA: 90s')
     assert not exp._show('        rpn_proposal=dict(')
     assert not exp._show('    proposals=None,')
+
+
+def test_experiment_detectors_name_existing_configs_and_check_arms():
+    for detector, arms in exp.DETECTORS.items():
+        assert 'sniper' in arms and 'single_scale' in arms, detector
+        for config in arms.values():
+            assert osp.isfile(osp.join(REPO, config)), config
+    with pytest.raises(ValueError, match="expected one of .*'fcos_mnv2'"):
+        exp.run_experiment(detector='yolo9000')
+    with pytest.raises(ValueError, match=r"among \['single_scale', 'sniper'\] \(detector "
+                       r"retinanet_mnv2\)"):
+        exp.run_experiment(detector='retinanet_mnv2', arms=['pyramid'])
+
+
+def test_summary_says_what_the_numbers_mean_and_which_way_they_went():
+    ap = dict(AP=20.0, AP50=30.0, AP75=20.0, APs=10.0, APm=25.0, APl=20.0)
+    m = dict(single_scale=ap, pyramid=dict(ap, AP=27.5, APs=21.0),
+             settings=dict(iters=300, negatives=True, seed=1, picture_score_thr=0.3),
+             seconds=dict(total_this_run=600.0),
+             outputs=dict(chips='/nowhere/chips', detections='/nowhere/det'))
+    text = demo_mod.format_summary(m)
+    assert 'the pyramid is +7.5 AP ahead of the single scale (+11.0 on small objects' in text
+    assert 'score >= 0.3 right' in text and 'IoU' in text
+    m['pyramid'] = dict(ap, AP=19.0)
+    assert 'NOT ahead of the single scale (-1.0 AP)' in demo_mod.format_summary(m)
 
 
 @pytest.mark.parametrize('tool', ['demo.py', 'analysis_tools/sniper_vs_baselines.py'])

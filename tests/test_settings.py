@@ -1,6 +1,7 @@
 """The `sniper` block: one owner per value, validated once, written into its components."""
 from __future__ import annotations
 
+import copy
 import os.path as osp
 
 import pytest
@@ -125,3 +126,31 @@ def test_readme_example_for_another_project_builds():
     assert type(model).__name__ == 'CascadeRCNN'
     assert type(model.roi_head).__name__ == 'SniperCascadeRoIHead'
     assert type(model.rpn_head.assigner).__name__ == 'SniperMaxIoUAssigner'
+
+
+def test_runner_config_formats_once_and_returns_mmengines_text(monkeypatch):
+    """SniperRunner keeps a FormatOnceConfig: mmengine's exact text, yapf run once per content."""
+    import mmengine.config.config as mmcfg
+
+    from mmsniper.engine.runner import FormatOnceConfig
+
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'scaleshapes',
+                                   'sniper_faster_r18_scaleshapes.py'))
+    expected = cfg.pretty_text
+    calls = []
+    real = mmcfg.FormatCode
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mmcfg, 'FormatCode', counted)
+    once = FormatOnceConfig.of(cfg)
+    assert [once.pretty_text for _ in range(3)] == [expected] * 3
+    assert len(calls) == 1
+    copied = copy.deepcopy(once)          # what Runner.__init__ keeps
+    assert type(copied) is FormatOnceConfig and copied.pretty_text == expected
+    assert len(calls) == 1
+    copied.train_cfg.max_iters = 7                      # a changed config is formatted again
+    assert 'max_iters=7' in copied.pretty_text and len(calls) == 2
+    assert cfg.train_cfg.max_iters != 7                 # .of() copied; the input is untouched

@@ -9,20 +9,58 @@ the config; ``--tta`` has already swapped in ``tta_model`` and ``tta_pipeline`` 
 """
 from __future__ import annotations
 
+import copy
+
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from .sniper_settings import apply_sniper_settings
 
 
+class FormatOnceConfig(Config):
+    """``Config`` whose ``pretty_text`` runs yapf once per distinct content.
+
+    Why it exists: mmengine formats the whole config with yapf every time it wants its text:
+    the environment log, the two dumps, the runtime-info hook and EVERY checkpoint save. On a
+    2-core CPU that is 2-3 s a time (cProfile of a ScaleShapes training, docs/demo.md: 13 s of
+    the start and 2.2 s per checkpoint). The text returned is exactly mmengine's: the
+    unformatted text (cheap) is the cache key, so any change to the config formats again.
+    """
+
+    @property
+    def pretty_text(self) -> str:
+        fmt = self._format_python_code
+        object.__setattr__(self, '_format_python_code', False)
+        try:
+            raw = Config.pretty_text.fget(self)
+        finally:
+            object.__setattr__(self, '_format_python_code', fmt)
+        if not fmt:
+            return raw
+        cached = self.__dict__.get('_formatted_once')
+        if cached is None or cached[0] != raw:
+            cached = (raw, Config.pretty_text.fget(self))
+            object.__setattr__(self, '_formatted_once', cached)
+        return cached[1]
+
+    @classmethod
+    def of(cls, cfg: Config) -> FormatOnceConfig:
+        """A deep copy of ``cfg`` as a ``FormatOnceConfig`` (``cfg`` is left as it is)."""
+        new = cls.__new__(cls)
+        new.__dict__.update(copy.deepcopy(cfg.__dict__))
+        return new
+
+
 @RUNNERS.register_module()
 class SniperRunner(Runner):
     """``Runner`` whose config's SNIPER components take their values from ``sniper``.
 
-    See :func:`~mmsniper.engine.sniper_settings.apply_sniper_settings`. Everything else is
-    mmengine's ``Runner``.
+    See :func:`~mmsniper.engine.sniper_settings.apply_sniper_settings`. The config it keeps
+    is a :class:`FormatOnceConfig` (the same text, formatted once instead of at every
+    checkpoint). Everything else is mmengine's ``Runner``.
     """
 
     @classmethod
     def from_cfg(cls, cfg) -> Runner:
-        return super().from_cfg(apply_sniper_settings(cfg))
+        return super().from_cfg(FormatOnceConfig.of(apply_sniper_settings(cfg)))

@@ -87,3 +87,45 @@ def test_scaleshapes_mobilenetv2_configs_build_with_imagenet_weights(name, tmp_p
     assert torch.equal(model.backbone.conv2.conv.weight,
                        imagenet_state_dict['features.18.0.weight'])
     assert model.roi_head.bbox_head.num_classes == 6
+
+
+@pytest.mark.parametrize('name', ['sniper_retinanet_mnv2_scaleshapes.py',
+                                  'retinanet_mnv2_scaleshapes.py',
+                                  'sniper_fcos_mnv2_scaleshapes.py',
+                                  'fcos_mnv2_scaleshapes.py'])
+def test_scaleshapes_one_stage_mobilenetv2_configs_learn_from_imagenet(name, tmp_path,
+                                                                       monkeypatch,
+                                                                       imagenet_state_dict):
+    """The detector measurement's configs (docs/detectors.md): ImageNet MobileNetV2 under a
+    light RetinaNet / FCOS, P3-P7; one loss + backward on a 256 chip reaches the head."""
+    from mmdet.structures import DetDataSample
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.structures import InstanceData
+
+    import mmsniper  # noqa: F401
+
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'scaleshapes', name))
+    init_default_scope('mmdet')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    assert torch.equal(model.backbone.conv2.conv.weight,
+                       imagenet_state_dict['features.18.0.weight'])
+    assert model.bbox_head.num_classes == 6
+    feats = model.extract_feat(torch.randn(1, 3, 256, 256))
+    assert [f.shape[-1] for f in feats] == [32, 16, 8, 4, 2]          # strides 8 .. 128
+    sample = DetDataSample(metainfo=dict(img_shape=(256, 256), pad_shape=(256, 256),
+                                         batch_input_shape=(256, 256), scale_factor=(1., 1.)))
+    sample.gt_instances = InstanceData(bboxes=torch.tensor([[40., 50., 120., 140.]]),
+                                       labels=torch.tensor([2]))
+    sample.ignored_instances = InstanceData(bboxes=torch.zeros(0, 4),
+                                            labels=torch.zeros(0, dtype=torch.long))
+    model.train()                                    # as the runner does: freezes the stem
+    losses = model.loss(torch.randn(1, 3, 256, 256), [sample])
+    total, _ = model.parse_losses(losses)           # mmengine's sum of every loss term
+    total.backward()
+    assert torch.isfinite(total)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for n, p in model.bbox_head.named_parameters() if n.endswith('cls.weight'))
+    assert model.backbone.conv1.conv.weight.grad is None               # frozen stem

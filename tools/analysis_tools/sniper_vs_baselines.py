@@ -8,7 +8,7 @@ import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 
 def main() -> None:
-    from scaleshapes_runs.experiment import ARMS, results_markdown, run_experiment
+    from scaleshapes_runs.experiment import ARMS, DETECTORS, results_markdown, run_experiment
 
     p = argparse.ArgumentParser(
         description='Train the same light Faster R-CNN single-scale, on the full three-scale '
@@ -23,8 +23,13 @@ def main() -> None:
                    help='training iterations of every arm (default 1000: 54 minutes in all '
                    'on 2 idle CPU cores, measured; see docs/demo.md)')
     p.add_argument('--seed', type=int, default=0, help='randomness.seed of every training')
-    p.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS),
-                   help='which trainings to run (default: all three)')
+    p.add_argument('--detector', default='faster_r18', choices=list(DETECTORS),
+                   help='the detector every arm trains: faster_r18 (the half-width ResNet-18 '
+                   'Faster R-CNN, from scratch; arms single_scale, pyramid, sniper), '
+                   'retinanet_mnv2 / fcos_mnv2 (ImageNet MobileNetV2; arms single_scale, '
+                   'sniper; docs/detectors.md)')
+    p.add_argument('--arms', nargs='+', default=None, choices=list(ARMS),
+                   help="which trainings to run (default: all of the detector's)")
     p.add_argument('--single-scale-eval', action='store_true',
                    help='also evaluate each checkpoint at the single test scale (extra column '
                    'in results.json)')
@@ -33,7 +38,7 @@ def main() -> None:
     a = p.parse_args()
     res = run_experiment(a.out, iters=a.iters, seed=a.seed, arms=a.arms,
                          single_scale_eval=a.single_scale_eval,
-                         cfg_options=a.cfg_options)
+                         cfg_options=a.cfg_options, detector=a.detector)
     print('\n' + results_markdown(res))
     print(f'\n{res["seconds"] / 60:.1f} min; results in {a.out}/results.md, results.json, '
           'results.png')
