@@ -14,7 +14,7 @@ test: setup  ## set up if needed, then lint and run the whole test suite on the 
 	$(PY) -m ruff check .
 	$(PY) -m pytest tests -n 2 --dist worksteal $(PYTEST_ARGS)
 
-demo: setup  ## SNIPER end to end on the CPU (~15 min): data, RPN, proposals, training, pyramid test -> work_dirs/demo/ (DEMO_ARGS=--help for options)
+demo: setup  ## SNIPER end to end on the CPU (~11 min): data, RPN, proposals, ImageNet MobileNetV2 training, pyramid test -> work_dirs/demo/ (DEMO_ARGS=--help for options)
 	$(PY) tools/demo.py $(DEMO_ARGS)
 
 lint:  ## ruff only

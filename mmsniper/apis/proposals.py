@@ -35,11 +35,36 @@ def _chunk_path(parts: str, k: int) -> str:
     return osp.join(parts, f'chunk_{k:06d}.npz')
 
 
+def _channels_last_inputs(module, args, out: dict) -> dict:
+    out['inputs'] = out['inputs'].contiguous(memory_format=torch.channels_last)
+    return out
+
+
+def prepare_for_extraction(model: torch.nn.Module, channels_last: bool) -> torch.nn.Module:
+    """The RPN made cheaper to run, with the same proposals (up to float rounding).
+
+    1. Every BatchNorm is folded into the convolution before it (mmcv's ``fuse_conv_bn``:
+       inference only, the model never trains again here).
+    2. ``channels_last``: weights and input batches in ``torch.channels_last`` memory
+       format, which oneDNN's CPU convolutions run faster (a half-width ResNet-18 RPN at
+       1024x1408: 0.35 -> 0.28 s per forward, docs/demo.md). Only for a model without an
+       RoI stage: mmcv's CPU RoIAlign reads its input as NCHW memory whatever the strides.
+    """
+    from mmcv.cnn import fuse_conv_bn
+
+    model = fuse_conv_bn(model)
+    if channels_last and not hasattr(model, 'roi_head'):
+        model = model.to(memory_format=torch.channels_last)
+        model.data_preprocessor.register_forward_hook(_channels_last_inputs)
+    return model
+
+
 def extract_proposals(config: str, checkpoint: str, out: str,
                       scales: Optional[Sequence[Any]] = None, chunk: int = 200,
                       device: str = 'cpu', nms_pre: int = 6000, nms_iou: float = 0.7,
                       max_per_scale: int = 300, cfg_options: Optional[dict] = None,
-                      launcher: str = 'none') -> Optional[str]:
+                      launcher: str = 'none', channels_last: Optional[bool] = None
+                      ) -> Optional[str]:
     """Run an RPN over the training set of ``config`` at each scale; write ``out``.
 
     Args:
@@ -53,6 +78,8 @@ def extract_proposals(config: str, checkpoint: str, out: str,
         nms_pre, nms_iou, max_per_scale: RPN test settings (reference: 6000, 0.7, 300).
         cfg_options (dict, optional): overrides merged into the config.
         launcher (str): ``'none'`` or ``'pytorch'``/``'slurm'`` (one process per GPU).
+        channels_last (bool, optional): see :func:`prepare_for_extraction`; default: on
+            the CPU only.
 
     Returns:
         str | None: ``out`` on rank 0 once merged, else None.
@@ -92,6 +119,8 @@ def extract_proposals(config: str, checkpoint: str, out: str,
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model = init_detector(cfg, checkpoint, device=device)
     model.eval()
+    model = prepare_for_extraction(
+        model, device == 'cpu' if channels_last is None else channels_last)
 
     ds_cfg = _inner_train_dataset_cfg(cfg).copy()
     ds_cfg['pipeline'] = []

@@ -97,3 +97,50 @@ def test_plan_draws_negative_chips_and_reports_unknown_ids(scaleshapes_root, tmp
     # an image without any annotation still gives negative chips
     assert len(ds.image_annotations(0)[0]) == 0 and 0 in per_image
     assert not any(t.index == 0 and t.chip.kind == 'pos' for t in plan)
+
+
+def test_extraction_model_is_fused_channels_last_and_gives_the_same_proposals():
+    """prepare_for_extraction: BatchNorm folded, channels_last on an RPN (not on a model with
+    an RoI stage, whose CPU RoIAlign needs NCHW memory); the proposals are the original's."""
+    import copy
+    import os.path as osp
+
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+
+    from mmsniper.apis.proposals import prepare_for_extraction
+
+    from conftest import REPO
+
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'scaleshapes', 'sniper_rpn_r18_scaleshapes.py'))
+    torch.manual_seed(0)
+    rpn = MODELS.build(cfg.model).eval()
+    for m in rpn.modules():   # BatchNorm statistics that are not the identity
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    fast = prepare_for_extraction(copy.deepcopy(rpn), channels_last=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert fast.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+    def proposals(model):
+        sample = DetDataSample(metainfo=dict(img_shape=(320, 448), ori_shape=(320, 448),
+                                             scale_factor=(1.0, 1.0)))
+        data = dict(inputs=[torch.randint(0, 255, (3, 320, 448), generator=torch.Generator()
+                                          .manual_seed(1)).to(torch.uint8)],
+                    data_samples=[sample])
+        with torch.no_grad():
+            return model.test_step(data)[0].pred_instances
+
+    a, b = proposals(rpn), proposals(fast)
+    assert len(a) > 50 and len(a) == len(b)
+    assert torch.allclose(a.bboxes, b.bboxes, atol=1e-2)
+    assert torch.allclose(a.scores, b.scores, atol=1e-4)
+
+    two_stage = Config.fromfile(osp.join(REPO, 'configs', 'scaleshapes',
+                                         'sniper_faster_r18_scaleshapes.py'))
+    frcnn = prepare_for_extraction(MODELS.build(two_stage.model).eval(), channels_last=True)
+    assert not frcnn.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
