@@ -68,12 +68,9 @@ def test_coco_config_initialises_offline_from_the_packaged_file(tmp_path, monkey
     assert not model.backbone.layer3[0].expand_conv.bn.training
 
 
-@pytest.mark.parametrize('name', ['sniper_faster_mnv2_scaleshapes.py',
-                                  'sniper_faster_mnv2_scaleshapes_neg.py'])
-def test_scaleshapes_mobilenetv2_configs_build_with_imagenet_weights(name, tmp_path,
-                                                                     monkeypatch,
-                                                                     imagenet_state_dict):
-    """The CPU configs of the MobileNetV2 recipe (issue: the demo's measurements)."""
+def _scaleshapes_model_from_imagenet(name, tmp_path, monkeypatch, imagenet_state_dict):
+    """configs/scaleshapes/NAME's model, initialised as its config says (nothing in the hub
+    cache: the offline package's file); asserts the backbone holds torchvision's weights."""
     from mmengine.config import Config
     from mmengine.registry import MODELS, init_default_scope
 
@@ -86,6 +83,16 @@ def test_scaleshapes_mobilenetv2_configs_build_with_imagenet_weights(name, tmp_p
     model.init_weights()
     assert torch.equal(model.backbone.conv2.conv.weight,
                        imagenet_state_dict['features.18.0.weight'])
+    return model
+
+
+@pytest.mark.parametrize('name', ['sniper_faster_mnv2_scaleshapes.py',
+                                  'sniper_faster_mnv2_scaleshapes_neg.py'])
+def test_scaleshapes_mobilenetv2_configs_build_with_imagenet_weights(name, tmp_path,
+                                                                     monkeypatch,
+                                                                     imagenet_state_dict):
+    """The CPU configs of the MobileNetV2 recipe (issue: the demo's measurements)."""
+    model = _scaleshapes_model_from_imagenet(name, tmp_path, monkeypatch, imagenet_state_dict)
     assert model.roi_head.bbox_head.num_classes == 6
 
 
@@ -99,19 +106,9 @@ def test_scaleshapes_one_stage_mobilenetv2_configs_learn_from_imagenet(name, tmp
     """The detector measurement's configs (docs/detectors.md): ImageNet MobileNetV2 under a
     light RetinaNet / FCOS, P3-P7; one loss + backward on a 256 chip reaches the head."""
     from mmdet.structures import DetDataSample
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, init_default_scope
     from mmengine.structures import InstanceData
 
-    import mmsniper  # noqa: F401
-
-    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'scaleshapes', name))
-    init_default_scope('mmdet')
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    assert torch.equal(model.backbone.conv2.conv.weight,
-                       imagenet_state_dict['features.18.0.weight'])
+    model = _scaleshapes_model_from_imagenet(name, tmp_path, monkeypatch, imagenet_state_dict)
     assert model.bbox_head.num_classes == 6
     feats = model.extract_feat(torch.randn(1, 3, 256, 256))
     assert [f.shape[-1] for f in feats] == [32, 16, 8, 4, 2]          # strides 8 .. 128
