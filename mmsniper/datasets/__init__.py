@@ -4,8 +4,8 @@ from .pyramid import PYRAMID_META_KEYS, PyramidResize, cut_scaled_window
 from .sampler import ChipSampler
 from .sniper_dataset import SniperDataset
 from .tickets import ChipTicket
-from .transforms import SNIPER_META_KEYS, ChipGenerator
+from .transforms import SNIPER_META_KEYS, ChipGenerator, SnipResize
 
-__all__ = ['ChipSampler', 'SniperDataset', 'ChipTicket', 'ChipGenerator', 'SNIPER_META_KEYS',
-           'PyramidResize', 'PYRAMID_META_KEYS', 'cut_scaled_window', 'LoadChipWindow',
-           'LoadImageForPyramid']
+__all__ = ['ChipSampler', 'SniperDataset', 'ChipTicket', 'ChipGenerator', 'SnipResize',
+           'SNIPER_META_KEYS', 'PyramidResize', 'PYRAMID_META_KEYS', 'cut_scaled_window',
+           'LoadChipWindow', 'LoadImageForPyramid']

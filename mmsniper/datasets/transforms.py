@@ -20,7 +20,15 @@ from mmdet.structures.bbox import HorizontalBoxes, get_box_tensor
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
 
 from ..annotations import size_mismatch
-from ..chips import Chip, SniperSettings, assign_boxes, draw_ticket
+from ..chips import (
+    Chip,
+    SniperSettings,
+    assign_boxes,
+    draw_ticket,
+    make_ticket,
+    scale_factors,
+    scaled_image_size,
+)
 from ..chips.masks import map_polygons
 from ..imagefiles.windows import crop_window, level_slice, shrink_for_scale
 from .tickets import ChipTicket
@@ -391,3 +399,88 @@ class ScaleRangeFilter:
                          'marks the boxes a chip does not train on; remove ScaleRangeFilter '
                          'from the pipeline and set min_size / min_visible in the config\'s '
                          '`sniper` block')
+
+
+@TRANSFORMS.register_module()
+class SnipResize(ChipGenerator):
+    """SNIP's training sample: the WHOLE image at one level of the training pyramid, drawn at
+    random, learning only from the boxes in that level's valid range.
+
+    SNIP (Singh and Davis, "An Analysis of Scale Invariance in Object Detection - SNIP", CVPR
+    2018) is the full image pyramid with the valid ranges and no chips; SNIPER's claim is to
+    match it at a fraction of its cost (``tools/analysis_tools/equal_compute.py`` measures
+    that). Why a :class:`ChipGenerator`: SNIP's sample is SNIPER's chip grown to the whole
+    scaled image, so it gets the same cut (area interpolation down, bilinear up), the same
+    single assignment (:func:`mmsniper.chips.assign_boxes`: valid range in ORIGINAL pixels,
+    ``min_size``, ``min_visible``) and the same metadata, and SNIPER's model parts
+    (ignore-aware assigners, range-aware RoI head) train it unchanged. What differs: the
+    level is drawn here, uniformly, once per sample (so each image is seen whole at every
+    level over about ``num_levels`` epochs), and the image is NOT padded to a square (the
+    data preprocessor pads the batch, as for any whole image).
+
+    Use it with MMDetection's default sampler: no ``SniperDataset``, no ``ChipSampler``
+    (a ticket in ``results['chip']`` is an error: the level is drawn here).
+
+    Required Keys:
+
+    - img (ndarray[H, W, C]): the ORIGINAL image
+    - width, height (optional): the annotated size, checked against ``img``
+    - gt_bboxes (HorizontalBoxes): ORIGINAL pixels
+    - gt_bboxes_labels (ndarray[N] int64)
+    - gt_ignore_flags (ndarray[N] bool)
+    - gt_masks (PolygonMasks | BitmapMasks, optional)
+
+    Modified Keys:
+
+    - img: the whole image resized to the drawn level (SCALED pixels), not padded
+    - img_shape: its ``(h, w)``
+    - gt_bboxes: SCALED pixels (every box of the image: the chip is the whole image)
+    - gt_ignore_flags: True also for the boxes outside the level's valid range, or under
+      ``min_size`` scaled pixels
+    - gt_masks: SCALED pixels, the image's size
+
+    Added Keys:
+
+    - as :class:`ChipGenerator`: pad_shape, scale_factor, homography_matrix, chip
+      (``(0, 0, W, H)``, ORIGINAL), chip_level, chip_scale, chip_kind (``'pos'``),
+      chip_valid_range
+
+    Args:
+        scales, train_ranges, min_size, min_visible: as in the config's ``sniper`` block
+            (which :class:`~mmsniper.engine.SniperRunner` writes here); ``chip_size`` and
+            ``stride`` mean nothing to SNIP.
+        pad_val (int): unused (nothing is padded); kept for the parent's signature.
+    """
+
+    def __init__(self, scales: Optional[Sequence[Any]] = None,
+                 train_ranges: Optional[Sequence[Any]] = None,
+                 min_size: Optional[float] = None, min_visible: Optional[float] = None,
+                 pad_val: int = 0) -> None:
+        super().__init__(scales=scales, train_ranges=train_ranges, min_size=min_size,
+                         min_visible=min_visible, pad_val=pad_val)
+
+    def transform(self, results: dict) -> dict:
+        if self.settings is None:
+            raise KeyError('SnipResize: no scales and train_ranges: set the config\'s `sniper` '
+                           "block and runner_type='SniperRunner' (which writes them here), or "
+                           'give them to SnipResize')
+        if results.get('chip') is not None:
+            raise ValueError(f'SnipResize: image {results.get("img_path")} came with a chip '
+                             'ticket, but SNIP draws its level itself: use MMDetection\'s '
+                             'default sampler and dataset, not ChipSampler / SniperDataset')
+        H, W = results['img'].shape[:2]
+        st = self.settings
+        # 1. one level at random; 2. the whole image is the chip of that level.
+        level = int(self._generator().integers(st.num_levels))
+        s = scale_factors((W, H), st.scales)[level]
+        sw, sh = scaled_image_size((W, H), s)
+        chip = Chip(level, s, (0.0, 0.0, float(W), float(H)))
+        results['chip'] = make_ticket(-1, chip, st)._replace(chip_size=max(sw, sh))
+        # 3. cut and assign exactly as a SNIPER chip ...
+        results = super().transform(results)
+        # 4. ... but keep the scaled image's own shape (no square padding).
+        results['img'] = results['img'][:sh, :sw]
+        results['img_shape'] = results['pad_shape'] = (sh, sw)
+        if results.get('gt_masks') is not None:
+            results['gt_masks'] = results['gt_masks'].crop(np.array([0, 0, sw, sh]))
+        return results

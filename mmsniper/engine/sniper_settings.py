@@ -17,6 +17,8 @@ The components and the keys they receive:
                               neg_chips_per_img, proposals, neg_min_proposals
 ``ChipGenerator``             scales, train_ranges, chip_size, stride, min_size, min_visible
                               (simple mode; with ChipSampler the tickets carry them)
+``SnipResize``                scales, train_ranges, min_size, min_visible (SNIP: whole
+                              images at a random level, ``docs/equal_compute.md``)
 ``PyramidResize``             one view per ``test_scales`` entry: ``scale``, ``level`` and
                               ``test_range`` (from ``test_ranges``); a TestTimeAug stage
                               holding one ``PyramidResize`` without ``scale`` is a template
@@ -42,6 +44,7 @@ CONSUMERS = {
                       'min_visible', 'neg_chips_per_img', 'proposals', 'neg_min_proposals'),
     'ChipGenerator': ('scales', 'train_ranges', 'chip_size', 'stride', 'min_size',
                       'min_visible'),
+    'SnipResize': ('scales', 'train_ranges', 'min_size', 'min_visible'),
 }
 #: Former keys that now have another single owner.
 _MOVED = {

@@ -211,3 +211,51 @@ print((after - before) // 1024)
     assert out.returncode == 0, out.stderr
     grew_mb = int(out.stdout.strip().splitlines()[-1])
     assert grew_mb < 100, f'cutting one chip grew peak memory by {grew_mb} MB'
+
+
+SNIP_SCALES = [(960, 1400), (480, 800), (-1, 256)]
+SNIP_RANGES = [(-1, 48), (24, 112), (96, -1)]
+
+
+def test_snip_resize_trains_each_level_on_its_range_on_the_whole_image():
+    from mmsniper.datasets import SnipResize
+
+    snip = SnipResize(scales=SNIP_SCALES, train_ranges=SNIP_RANGES)
+    img = gradient_image(640, 480)
+    # sqrt(w*h) = 20, 200, 60 ORIGINAL pixels
+    boxes = [[10, 10, 30, 30], [100, 100, 300, 300], [50, 50, 110, 110]]
+    want = {0: (2.0, (1280, 960), [True, False, False]),     # 20 in [0, 48)
+            1: (1.0, (640, 480), [False, False, True]),      # 60 in [24, 112)
+            2: (0.4, (256, 192), [False, True, False])}      # 200 in [96, inf)
+    seen = set()
+    np.random.seed(0)
+    for _ in range(30):
+        out = snip.transform(results_for(img.copy(), boxes))
+        level = out['chip_level']
+        seen.add(level)
+        s, (w, h), valid = want[level]
+        # the whole image, resized, not padded to a square
+        assert out['img'].shape == (h, w, 3) and out['img_shape'] == (h, w)
+        assert out['chip'] == (0.0, 0.0, 640.0, 480.0) and out['chip_kind'] == 'pos'
+        assert out['chip_scale'] == pytest.approx(s)
+        # every box kept, in SCALED pixels; only the level's range is trained on
+        np.testing.assert_allclose(out['gt_bboxes'].numpy(), np.array(boxes) * s, atol=0.01)
+        assert (~out['gt_ignore_flags']).tolist() == valid
+        assert out['chip_valid_range'] == tuple(
+            float(v) if v != -1 else (0.0 if i == 0 else np.inf)
+            for i, v in enumerate(SNIP_RANGES[level]))
+        # pixels: the resized image (gradient readable back at the box corner)
+        y, x = int(100 * s), int(100 * s)
+        assert abs(int(out['img'][y, x, 0]) - 25) <= 1
+    assert seen == {0, 1, 2}
+
+
+def test_snip_resize_errors_name_what_to_do():
+    from mmsniper.datasets import SnipResize
+
+    with pytest.raises(KeyError, match='sniper'):
+        SnipResize().transform(results_for(gradient_image(64, 64), [[0, 0, 10, 10]]))
+    t = ticket(0, 1.0, (0, 0, 64, 64))
+    with pytest.raises(ValueError, match='default sampler'):
+        SnipResize(scales=SNIP_SCALES, train_ranges=SNIP_RANGES).transform(
+            results_for(gradient_image(64, 64), [[0, 0, 10, 10]], ticket=t))

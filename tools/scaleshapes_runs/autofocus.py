@@ -19,8 +19,6 @@ from __future__ import annotations
 import os
 import os.path as osp
 import pickle
-import re
-import statistics
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -30,6 +28,7 @@ from .experiment import (
     _write_json,
     ensure_data,
     format_cmd,
+    median_test_sec_per_img,
     read_test_metrics,
     repo_path,
     run_logged,
@@ -41,7 +40,6 @@ AUTOFOCUS_CONFIG = 'configs/scaleshapes/autofocus_faster_r18_scaleshapes.py'
 #: (coarsest -> middle, middle -> finest) FocusPixel thresholds; the reference is (0.02, 0.2).
 DEFAULT_SWEEP: Tuple[Tuple[float, float], ...] = (
     (0.005, 0.05), (0.01, 0.1), (0.02, 0.2), (0.05, 0.3), (0.1, 0.5), (0.2, 0.7))
-_TEST_TIME = re.compile(r'Iter\(test\).*?\btime: ([0-9.]+)')
 
 
 def pixel_summary(preds: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
@@ -72,12 +70,6 @@ def pixel_summary(preds: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
                 images=len(preds))
 
 
-def _median_test_time(log_path: str) -> Optional[float]:
-    with open(log_path) as f:
-        times = [float(m.group(1)) for m in _TEST_TIME.finditer(f.read())]
-    return statistics.median(times) if times else None
-
-
 def run_test(config: str, checkpoint: str, work_dir: str, tta: bool,
              cfg_options: Sequence[str] = (), echo: bool = True) -> Dict[str, Any]:
     """One ``tools/test.py`` run; cached in ``work_dir/metrics.json``.
@@ -101,7 +93,7 @@ def run_test(config: str, checkpoint: str, work_dir: str, tta: bool,
     log = osp.join(work_dir, 'test.out')
     secs = run_logged(cmd, log, echo)
     res = dict(metrics=read_test_metrics(work_dir), seconds=secs, command=format_cmd(cmd),
-               sec_per_img=_median_test_time(log))
+               sec_per_img=median_test_sec_per_img(log))
     if tta and config == AUTOFOCUS_CONFIG:
         with open(out_pkl, 'rb') as f:
             res['pixels'] = pixel_summary(pickle.load(f))

@@ -48,6 +48,42 @@ DEFAULT_RPN_ITERS = 80
 PICTURE_SCORE_THR = 0.3
 
 
+def negative_proposals(rpn_dir: str, rpn_iters: int = DEFAULT_RPN_ITERS, seed: int = 0,
+                       cfg_options: Sequence[str] = (), logs: Optional[str] = None,
+                       echo: bool = True) -> Dict[str, Any]:
+    """Negative chips' proposals: train the RPN alone on positive chips, extract its
+    proposals over the training set at the three test scales; resumable.
+
+    Args:
+        rpn_dir (str): the RPN's work dir; the proposals go to ``proposals_train.npz`` in it.
+        logs (str, optional): folder of the two logs (``rpn_train.log``,
+            ``extract_proposals.log``); default ``rpn_dir``.
+
+    Returns:
+        dict: ``proposals`` (path), ``rpn`` (:func:`train`'s record), ``extract_seconds``
+        (float: wall clock of the extraction, kept in ``proposals_record.json`` across
+        re-runs), ``commands``.
+    """
+    logs = logs or rpn_dir
+    rpn = train(repo_path(RPN_CONFIG), rpn_dir, rpn_iters, seed, cfg_options,
+                log_path=osp.join(logs, 'rpn_train.log'), echo=echo)
+    proposals = osp.join(rpn_dir, 'proposals_train.npz')
+    # 20-image chunks: an interrupted extraction resumes. 1000 boxes per FPN level
+    # before NMS instead of the reference's 6000: a CPU-time saving (about 25% of this
+    # step measured on 8 images), not the reference setting; 300 are kept per scale.
+    cmd = tool_cmd('extract_proposals.py', repo_path(RPN_CONFIG), rpn['checkpoint'],
+                   '--out', proposals, '--chunk', 20, '--nms-pre', 1000)
+    if cfg_options:
+        cmd += ['--cfg-options', *cfg_options]
+    record = osp.join(rpn_dir, 'proposals_record.json')
+    rec = _read_json(record) if osp.isfile(record) else {'seconds': 0.0}
+    if not osp.isfile(proposals):
+        rec['seconds'] += run_logged(cmd, osp.join(logs, 'extract_proposals.log'), echo)
+        _write_json(record, rec)
+    return dict(proposals=proposals, rpn=rpn, extract_seconds=rec['seconds'],
+                commands=[rpn['command'], format_cmd(cmd)])
+
+
 def _step(n: int, total: int, text: str) -> None:
     print(f'\n=== [{n}/{total}] {text} ===', flush=True)
 
@@ -105,20 +141,10 @@ def run_demo(work_dir: str = 'work_dirs/demo', iters: int = DEFAULT_ITERS,
         n += 1
         _step(n, total, f'negative chips: RPN ({rpn_iters} iterations) and its proposals')
         t0 = time.perf_counter()
-        rpn = train(repo_path(RPN_CONFIG), osp.join(work_dir, 'rpn'), rpn_iters, seed,
-                    options, log_path=osp.join(logs, 'rpn_train.log'), echo=echo)
-        cmds.append(rpn['command'])
-        proposals = osp.join(work_dir, 'rpn', 'proposals_train.npz')
-        # 20-image chunks: an interrupted extraction resumes. 1000 boxes per FPN level
-        # before NMS instead of the reference's 6000: a CPU-time saving (about 25% of this
-        # step measured on 8 images), not the reference setting; 300 are kept per scale.
-        cmd = tool_cmd('extract_proposals.py', repo_path(RPN_CONFIG), rpn['checkpoint'],
-                       '--out', proposals, '--chunk', 20, '--nms-pre', 1000)
-        if options:
-            cmd += ['--cfg-options', *options]
-        cmds.append(format_cmd(cmd))
-        if not osp.isfile(proposals):
-            run_logged(cmd, osp.join(logs, 'extract_proposals.log'), echo)
+        neg = negative_proposals(osp.join(work_dir, 'rpn'), rpn_iters, seed, options,
+                                 logs=logs, echo=echo)
+        cmds += neg['commands']
+        proposals = neg['proposals']
         timed('rpn_and_proposals', t0)
         config = repo_path(NEG_CONFIG)
         options += [f'sniper.proposals={proposals}']  # the one place it is set

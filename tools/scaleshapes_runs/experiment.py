@@ -25,10 +25,11 @@ import os
 import os.path as osp
 import re
 import shlex
+import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -59,6 +60,8 @@ ARM_TITLES = {'single_scale': 'single-scale', 'pyramid': 'full image pyramid',
 #: CocoMetric keys -> short names (values are reported in percent).
 METRIC_KEYS = {'coco/bbox_mAP': 'AP', 'coco/bbox_mAP_50': 'AP50', 'coco/bbox_mAP_75': 'AP75',
                'coco/bbox_mAP_s': 'APs', 'coco/bbox_mAP_m': 'APm', 'coco/bbox_mAP_l': 'APl'}
+#: ... and the mask metrics of ``CocoMetric(metric=['bbox', 'segm'])`` (docs/masks.md).
+SEGM_KEYS = {k.replace('bbox', 'segm'): 'segm_' + v for k, v in METRIC_KEYS.items()}
 
 # Lines of the tools' output worth showing while they run (the rest goes to the log file).
 _PROGRESS = re.compile(r' - mmengine - \w+ - (Iter\(|SNIPER epoch|Saving checkpoint|.*bbox_mAP'
@@ -237,22 +240,45 @@ def train(config: str, work_dir: str, iters: int, seed: int = 0,
     return dict(rec, checkpoint=ckpt, skipped=False)
 
 
-def logged_sec_per_iter(work_dir: str) -> Optional[float]:
-    """Median ``time`` (seconds per iteration) over the training logs' scalars files."""
-    times = []
+def logged_iter_times(work_dir: str) -> List[Tuple[int, float]]:
+    """``(iteration, seconds per iteration)`` of every logged training record, by iteration.
+
+    Each record's ``time`` is mmengine's mean over its logging window. A resumed run logs
+    again what the interrupted one logged after its last checkpoint: the newest log wins.
+    """
+    by_iter: Dict[int, Tuple[float, float]] = {}
     for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+        mtime = osp.getmtime(path)
         with open(path) as f:
             for line in f:
                 try:
                     rec = json.loads(line)
                 except ValueError:
                     continue
-                if 'loss' in rec and 'time' in rec:
-                    times.append(float(rec['time']))
-    if not times:
+                if 'loss' in rec and 'time' in rec and 'iter' in rec:
+                    it = int(rec['iter'])
+                    if it not in by_iter or by_iter[it][0] <= mtime:
+                        by_iter[it] = (mtime, float(rec['time']))
+    return [(it, by_iter[it][1]) for it in sorted(by_iter)]
+
+
+def logged_sec_per_iter(work_dir: str) -> Optional[float]:
+    """Median ``time`` (seconds per iteration) over the training logs' scalars files."""
+    times = sorted(t for _, t in logged_iter_times(work_dir))
+    return times[len(times) // 2] if times else None
+
+
+_TEST_TIME = re.compile(r'Iter\(test\).*?\btime: ([0-9.]+)')
+
+
+def median_test_sec_per_img(log_path: str) -> Optional[float]:
+    """Median logged ``time`` of a ``tools/test.py`` run's iterations (batch 1: seconds per
+    image), from its output ``log_path``; None when it logged none."""
+    if not osp.isfile(log_path):
         return None
-    times.sort()
-    return times[len(times) // 2]
+    with open(log_path) as f:
+        times = [float(m.group(1)) for m in _TEST_TIME.finditer(f.read())]
+    return statistics.median(times) if times else None
 
 
 def read_test_metrics(work_dir: str) -> Dict[str, float]:
@@ -260,7 +286,8 @@ def read_test_metrics(work_dir: str) -> Dict[str, float]:
 
     Returns:
         dict: ``AP, AP50, AP75, APs, APm, APl`` in percent (float; -100 where COCO has no
-        ground truth of that size, as pycocotools).
+        ground truth of that size, as pycocotools); with mask metrics also ``segm_AP``,
+        ``segm_AP50`` ... ``segm_APl``.
     """
     found = []
     for path in glob.glob(osp.join(work_dir, '*', '*.json')):
@@ -273,8 +300,8 @@ def read_test_metrics(work_dir: str) -> Dict[str, float]:
     if not found:
         raise RuntimeError(f'no COCO metrics found under {work_dir}/*/*.json')
     data = max(found, key=lambda t: t[0])[1]
-    return {short: round(100.0 * float(data[k]), 2) for k, short in METRIC_KEYS.items()
-            if k in data}
+    return {short: round(100.0 * float(data[k]), 2)
+            for k, short in {**METRIC_KEYS, **SEGM_KEYS}.items() if k in data}
 
 
 def evaluate(checkpoint: str, work_dir: str, tta: bool = True,
