@@ -224,11 +224,14 @@ def test_summary_says_what_the_numbers_mean_and_which_way_they_went():
     assert 'NOT ahead of the single scale (-1.0 AP)' in demo_mod.format_summary(m)
 
 
-@pytest.mark.parametrize('tool', ['demo.py', 'analysis_tools/sniper_vs_baselines.py'])
-def test_cli_help(tool, monkeypatch, capsys):
+@pytest.mark.parametrize('tool, flag', [
+    ('demo.py', '--iters'), ('analysis_tools/sniper_vs_baselines.py', '--iters'),
+    ('analysis_tools/mask_vs_box.py', '--box-work-dir'),
+    ('analysis_tools/equal_compute.py', '--minutes')])
+def test_cli_help(tool, flag, monkeypatch, capsys):
     monkeypatch.setattr(sys, 'argv', [tool, '--help'])
     monkeypatch.syspath_prepend(osp.join(REPO, 'tools'))  # as `python tools/X.py` would
     with pytest.raises(SystemExit) as exc:
         runpy.run_path(osp.join(REPO, 'tools', tool), run_name='__main__')
     assert exc.value.code == 0
-    assert '--iters' in capsys.readouterr().out
+    assert flag in capsys.readouterr().out

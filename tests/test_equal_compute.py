@@ -44,10 +44,10 @@ def test_every_arm_and_test_config_exists_and_trains_one_architecture():
 def test_arm_training_samples_have_the_accounted_sizes(arm, scaleshapes_root):
     """One sample through each whole-image arm's real pipeline: its size is one the pixel
     accounting (``sample_mpix``) averages over."""
+    from mmdet.registry import DATASETS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
-    from mmdet.registry import DATASETS
     from mmsniper.chips import scale_factor, scaled_image_size
     from mmsniper.engine.sniper_settings import apply_sniper_settings
 
