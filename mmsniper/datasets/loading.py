@@ -19,12 +19,14 @@ The interface with :class:`~mmsniper.datasets.ChipGenerator` (both sides use
 """
 from __future__ import annotations
 
+import logging
 import os.path as osp
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
+from mmengine.logging import print_log
 
 from ..annotations import size_mismatch
 from ..imagefiles import (
@@ -38,7 +40,8 @@ from ..imagefiles import (
     level_factor,
     level_slice,
 )
-from ..imagefiles.reader import limit_heap_growth
+from ..imagefiles.reader import StaleImageError, limit_heap_growth
+from ..imagefiles.tiff import TiffFormatError
 from .tickets import ChipTicket
 
 #: One cache per process (data-loader workers each get their own after the fork).
@@ -64,7 +67,9 @@ class LoadChipWindow(BaseTransform):
     orientation applied). A pyramid whose source file changed since its conversion is
     refused (naming both files), not read stale. A truncated or corrupt file stops the
     run with an error naming it (``tools/analysis_tools/check_dataset.py`` finds them all
-    beforehand; the converter can skip and count them).
+    beforehand; the converter can skip and count them); with ``skip_bad=True`` the file is
+    logged and the transform returns None, and ``SniperDataset`` serves a chip of another
+    image in its place and counts it.
 
     Required Keys:
 
@@ -93,11 +98,17 @@ class LoadChipWindow(BaseTransform):
             loader reads a JPEG header, never process-wide.
         backend_args (dict, optional): as ``LoadImageFromFile``'s; with a non-local
             backend the file is fetched whole and decoded whole (no windows).
+        skip_bad (bool): a missing, unreadable, truncated or corrupt file (an
+            ``ImageFileError`` or a damaged tiled pyramid) is logged and skipped (the
+            transform returns None) instead of stopping the run. A pyramid older than its
+            source still stops it (that is a stale conversion, not a bad image). Default
+            False.
     """
 
     def __init__(self, reduced_jpeg: bool = True,
                  max_image_pixels: Optional[int] = MAX_IMAGE_PIXELS,
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None, skip_bad: bool = False) -> None:
+        self.skip_bad = bool(skip_bad)
         self.reduced_jpeg = bool(reduced_jpeg)
         if max_image_pixels is not None and (isinstance(max_image_pixels, bool) or
                                              not int(max_image_pixels) > 0):
@@ -118,7 +129,20 @@ class LoadChipWindow(BaseTransform):
         results.update(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])
         return results
 
-    def transform(self, results: dict) -> dict:
+    def transform(self, results: dict) -> Optional[dict]:
+        if not self.skip_bad:
+            return self._load(results)
+        try:
+            return self._load(results)
+        except StaleImageError:
+            raise
+        except (ImageFileError, TiffFormatError) as err:
+            print_log(f'LoadChipWindow: skipped {results["img_path"]} (img_id '
+                      f'{results.get("img_id")}): {err}', logger='current',
+                      level=logging.WARNING)
+            return None
+
+    def _load(self, results: dict) -> dict:
         path = results['img_path']
         if self.backend_args is not None and not osp.exists(path):
             return self._remote(results)
@@ -152,7 +176,8 @@ class LoadChipWindow(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(reduced_jpeg={self.reduced_jpeg}, '
-                f'max_image_pixels={self.max_image_pixels}, backend_args={self.backend_args})')
+                f'max_image_pixels={self.max_image_pixels}, backend_args={self.backend_args}, '
+                f'skip_bad={self.skip_bad})')
 
 
 #: Test-time: files with more pixels are left on disk and read by window (16.7 MP).

@@ -11,16 +11,23 @@ chips) and two jobs:
 
 ``dataset[int]`` (as MMDetection's default samplers ask) runs the pipeline with no
 ticket: ``ChipGenerator`` then plans that image's chips itself and draws one ("simple mode").
+
+A pipeline that returns None for an image (a loader told to skip unreadable files,
+``LoadChipWindow(skip_bad=True)``, or mmcv's ``LoadImageFromFile(ignore_empty=True)`` for
+missing ones) gets a chip of another image in its place, as mmengine's ``BaseDataset``
+refetches; every such image is logged with a running count (per data-loader worker).
 """
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmdet.registry import DATASETS
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from ..chips import (
@@ -29,6 +36,7 @@ from ..chips import (
     ImagePlan,
     SniperSettings,
     boxes_in_no_chip,
+    draw_ticket,
     epoch_rng,
     make_ticket,
     plan_epoch,
@@ -98,6 +106,8 @@ class SniperDataset:
         self._negatives = None
         self._fully_initialized = False
         self.last_plan_stats: Dict[str, Any] = {}
+        #: Indices of images the pipeline skipped in this process (see ``__getitem__``).
+        self.skipped_images: set = set()
         if not lazy_init:
             self.full_init()
 
@@ -189,7 +199,43 @@ class SniperDataset:
     def get_data_info(self, idx: int) -> dict:
         return self.dataset.get_data_info(idx)
 
+    #: Images in a row a skipped image may be replaced by before the run stops.
+    max_refetch = 20
+
     def __getitem__(self, item: Union[int, ChipTicket]) -> Any:
+        data = self._load(item)
+        if data is not None:
+            return data
+        # 1. the pipeline skipped this image's file: count it, say which;
+        # 2. serve a chip drawn from another image (simple mode's draw), and so on.
+        idx = item.index if isinstance(item, ChipTicket) else int(item)
+        rng = np.random.default_rng([idx, len(self.skipped_images)])
+        for _ in range(self.max_refetch):
+            self._note_skipped(idx)
+            idx = int(rng.integers(len(self)))
+            boxes, crowd, size = self.image_annotations(idx)
+            data = self._load(draw_ticket(boxes[~crowd], size, self.settings, rng, idx))
+            if data is not None:
+                return data
+        self._note_skipped(idx)
+        raise RuntimeError(f'SniperDataset: {self.max_refetch + 1} images in a row were '
+                           f'skipped by the pipeline (unreadable files?), the last '
+                           f'{self._describe(idx)}; check the data set with '
+                           'tools/analysis_tools/check_dataset.py')
+
+    def _describe(self, idx: int) -> str:
+        info = self.dataset.get_data_info(idx)
+        return f'{info.get("img_path")} (img_id {info.get("img_id")})'
+
+    def _note_skipped(self, idx: int) -> None:
+        """Count a skipped image (this process's count) and log it."""
+        self.skipped_images.add(idx)
+        print_log(f'SniperDataset: {self._describe(idx)} was skipped by the pipeline; a '
+                  f'chip of another image takes its place ({len(self.skipped_images)} '
+                  'image(s) skipped so far in this process)', logger='current',
+                  level=logging.WARNING)
+
+    def _load(self, item: Union[int, ChipTicket]) -> Any:
         if isinstance(item, ChipTicket):
             info = self.dataset.get_data_info(item.index)
             info['chip'] = item

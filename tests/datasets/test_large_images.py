@@ -339,3 +339,50 @@ def test_infer_reads_large_files_on_disk_only_for_a_plain_loader():
         == [dict(type='LoadImageForPyramid')] + rest
     custom = [dict(type='LoadImageFromFile', color_type='grayscale')] + rest
     assert _large_files_on_disk(custom) == custom
+
+
+def test_training_skips_and_counts_unreadable_images_when_told(scaleshapes_root, tmp_path):
+    """LoadChipWindow(skip_bad=True) + SniperDataset: a truncated training image is logged
+    and counted, and a chip of another image is served in its place; without skip_bad the
+    run stops naming the file."""
+    import shutil
+
+    from mmengine.registry import init_default_scope
+
+    import mmsniper  # noqa: F401
+    from mmsniper.datasets import SniperDataset
+
+    init_default_scope('mmdet')
+    root = tmp_path / 'set'
+    shutil.copytree(scaleshapes_root, root)
+    with open(root / 'annotations' / 'train.json') as f:
+        first = json.load(f)['images'][0]['file_name']
+    bad = root / 'images' / 'train' / first
+    raw = bad.read_bytes()
+    bad.write_bytes(raw[:len(raw) // 2])
+
+    def build(skip_bad):
+        pipeline = [dict(type='LoadChipWindow', skip_bad=skip_bad),
+                    dict(type='LoadAnnotations', with_bbox=True), dict(type='ChipGenerator'),
+                    dict(type='PackDetInputs')]
+        return SniperDataset(
+            dataset=dict(type='CocoDataset', data_root=str(root) + '/',
+                         ann_file='annotations/train.json',
+                         data_prefix=dict(img='images/train/'), pipeline=pipeline,
+                         metainfo=dict(classes=('circle', 'triangle', 'square', 'star',
+                                                'cross', 'ring'))),
+            scales=[(480, 800), (-1, 256)], train_ranges=[(-1, 64), (48, -1)],
+            chip_size=256, stride=16)
+
+    ds = build(True)
+    bad_idx = next(i for i in range(len(ds)) if ds.get_data_info(i)['img_path'].endswith(
+        first))
+    tickets = [t for t in ds.plan_epoch(0, seed=0) if t.index == bad_idx]
+    out = ds[tickets[0]]
+    assert tuple(out['inputs'].shape) == (3, 256, 256)
+    assert out['data_samples'].img_path != str(bad)  # another image's chip
+    assert ds.skipped_images == {bad_idx}
+    ds[bad_idx]  # simple mode too
+    assert ds.skipped_images == {bad_idx}
+    with pytest.raises(ImageFileError, match=first):
+        build(False)[tickets[0]]
