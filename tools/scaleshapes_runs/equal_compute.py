@@ -264,17 +264,21 @@ def run_equal_compute(out_dir: str = 'work_dirs/equal_compute',
         r['batch_size'] = _batch_size(repo_path(r['config']), cfg_options)
         r['train_mpix'] = res['pixels'][name] * r['batch_size'] * r['iters']
         res['runs'][f'{name}_seed{seed}'] = r
+        # after every arm: partial results survive an interruption and can be read
         res['seconds'] = prior.get('seconds', 0.0) + time.perf_counter() - t0
-        _write_json(path, res)  # partial results survive an interruption
-    res['seconds'] = prior.get('seconds', 0.0) + time.perf_counter() - t0
-    _write_json(path, res)
+        _write_results(res, out_dir)
+    return res
+
+
+def _write_results(res: Dict[str, Any], out_dir: str) -> None:
+    """``results.json``, ``results.md`` and (with matplotlib) ``results.png``."""
+    _write_json(osp.join(out_dir, 'results.json'), res)
     with open(osp.join(out_dir, 'results.md'), 'w') as f:
         f.write(results_markdown(res) + '\n')
     try:
         plot_curves(res, osp.join(out_dir, 'results.png'))
     except ImportError:
         pass
-    return res
 
 
 # -- reading the results ---------------------------------------------------------------------
