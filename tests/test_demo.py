@@ -236,20 +236,3 @@ def test_cli_help(tool, flag, monkeypatch, capsys):
     assert exc.value.code == 0
     assert flag in capsys.readouterr().out
 
-
-@pytest.mark.slow
-def test_negative_proposals_step_and_resume(workdir, monkeypatch, two_threads):
-    """The RPN + proposal step of the demo (and of the equal-compute SNIPER + negatives arm)."""
-    monkeypatch.chdir(workdir)
-    neg = demo_mod.negative_proposals('work_dirs/rpn', rpn_iters=1, cfg_options=FAST,
-                                      echo=False)
-    assert osp.isfile(neg['proposals']) and neg['extract_seconds'] > 0
-    assert osp.isfile(osp.join('work_dirs', 'rpn', 'iter_1.pth'))
-    assert 'extract_proposals.py' in neg['commands'][1] and '--nms-pre 1000' in neg['commands'][1]
-    import numpy as np
-    with np.load(neg['proposals']) as f:
-        assert len(f.files) > 0
-    _forbid_subprocesses(monkeypatch)
-    again = demo_mod.negative_proposals('work_dirs/rpn', rpn_iters=1, cfg_options=FAST,
-                                        echo=False)
-    assert again['extract_seconds'] == neg['extract_seconds']

@@ -4,38 +4,51 @@ from __future__ import annotations
 import os
 import os.path as osp
 import re
+import sys
 
 import numpy as np
 import pytest
 
-from conftest import FAST_TRAIN, REPO, run_tool, tool
+from conftest import FAST, FAST_TRAIN, REPO, run_tool, tool
+
+sys.path.insert(0, osp.join(REPO, 'tools'))
+from scaleshapes_runs import demo  # noqa: E402  (tools/, not the library)
+from scaleshapes_runs import experiment as exp  # noqa: E402
 
 RPN = osp.join(REPO, 'configs', 'scaleshapes', 'sniper_rpn_r18_scaleshapes.py')
 NEG = osp.join(REPO, 'configs', 'scaleshapes', 'sniper_faster_r18_scaleshapes_neg.py')
 
 
 @pytest.fixture(scope='module')
-def rpn_checkpoint(tmp_path_factory, scaleshapes_root):
-    """Step 1: the RPN alone on positive chips (2 iterations)."""
+def rpn_run(tmp_path_factory, scaleshapes_root):
+    """Steps 1-2 as the demo (and the equal-compute SNIPER + negatives arm) run them: the RPN
+    alone on positive chips (2 iterations), then its proposals over the training set."""
     root = str(tmp_path_factory.mktemp('rpn'))
     os.makedirs(osp.join(root, 'data'))
     os.symlink(scaleshapes_root, osp.join(root, 'data', 'scaleshapes'))
-    rpn_dir = osp.join(root, 'rpn')
-    run_tool(tool('train.py') + [RPN, '--work-dir', rpn_dir, '--cfg-options', *FAST_TRAIN,
-                                 'train_cfg.max_iters=2', 'train_dataloader.batch_size=4'],
-             cwd=root)
-    return open(osp.join(rpn_dir, 'last_checkpoint')).read().strip()
+    cwd = os.getcwd()
+    os.chdir(root)  # the configs read data/scaleshapes relative to the working directory
+    try:
+        neg = demo.negative_proposals(osp.join(root, 'rpn'), rpn_iters=2,
+                                      cfg_options=FAST + ['train_dataloader.batch_size=4'],
+                                      echo=False)
+    finally:
+        os.chdir(cwd)
+    return dict(neg, root=root)
+
+
+@pytest.fixture(scope='module')
+def rpn_checkpoint(rpn_run):
+    return rpn_run['rpn']['checkpoint']
 
 
 @pytest.mark.slow
-def test_rpn_proposals_negative_chips_chain(workdir, rpn_checkpoint):
+def test_rpn_proposals_negative_chips_chain(workdir, rpn_run, monkeypatch):
     from mmsniper.datasets.proposals import load_proposals
 
-    ckpt = rpn_checkpoint
-    props = osp.join(workdir, 'proposals.npz')
-    out = run_tool(tool('extract_proposals.py') + [RPN, ckpt, '--out', props, '--chunk', '3'],
-                   cwd=workdir)
-    assert 'wrote' in out.stdout + out.stderr
+    props = rpn_run['proposals']
+    assert rpn_run['extract_seconds'] > 0
+    assert '--nms-pre 1000' in rpn_run['commands'][1]
     p = load_proposals(props)
     assert len(p) == 8                                  # every training image
     counts = np.diff(p.offsets)
@@ -52,6 +65,18 @@ def test_rpn_proposals_negative_chips_chain(workdir, rpn_checkpoint):
     m = re.search(r'SNIPER epoch 0: (\d+) positive \+ (\d+) negative chips', text)
     assert m and int(m.group(2)) > 0, text[-3000:]
     assert 'Iter(train) [2/2]' in text
+
+    # Resumable: the step run again finds both results and starts no tool.
+    def boom(*args, **kwargs):
+        raise AssertionError(f'a finished step ran again: {args[0]}')
+
+    monkeypatch.setattr(exp, 'run_logged', boom)
+    monkeypatch.setattr(demo, 'run_logged', boom)
+    monkeypatch.chdir(rpn_run['root'])
+    again = demo.negative_proposals(osp.join(rpn_run['root'], 'rpn'), rpn_iters=2,
+                                    cfg_options=FAST + ['train_dataloader.batch_size=4'],
+                                    echo=False)
+    assert again['extract_seconds'] == rpn_run['extract_seconds']
 
 
 @pytest.mark.slow
