@@ -17,35 +17,39 @@ from scaleshapes_runs import experiment as exp  # noqa: E402
 
 RPN = osp.join(REPO, 'configs', 'scaleshapes', 'sniper_rpn_r18_scaleshapes.py')
 NEG = osp.join(REPO, 'configs', 'scaleshapes', 'sniper_faster_r18_scaleshapes_neg.py')
+RPN_OPTIONS = FAST + ['train_dataloader.batch_size=4']
 
 
 @pytest.fixture(scope='module')
-def rpn_run(tmp_path_factory, scaleshapes_root):
-    """Steps 1-2 as the demo (and the equal-compute SNIPER + negatives arm) run them: the RPN
-    alone on positive chips (2 iterations), then its proposals over the training set."""
+def rpn_root(tmp_path_factory, scaleshapes_root):
+    """Step 1 as the demo (and the equal-compute SNIPER + negatives arm) runs it: the RPN
+    alone on positive chips (2 iterations), in ``<root>/rpn``."""
     root = str(tmp_path_factory.mktemp('rpn'))
     os.makedirs(osp.join(root, 'data'))
     os.symlink(scaleshapes_root, osp.join(root, 'data', 'scaleshapes'))
     cwd = os.getcwd()
     os.chdir(root)  # the configs read data/scaleshapes relative to the working directory
     try:
-        neg = demo.negative_proposals(osp.join(root, 'rpn'), rpn_iters=2,
-                                      cfg_options=FAST + ['train_dataloader.batch_size=4'],
-                                      echo=False)
+        exp.train(RPN, osp.join(root, 'rpn'), 2, 0, RPN_OPTIONS, echo=False)
     finally:
         os.chdir(cwd)
-    return dict(neg, root=root)
+    return root
 
 
 @pytest.fixture(scope='module')
-def rpn_checkpoint(rpn_run):
-    return rpn_run['rpn']['checkpoint']
+def rpn_checkpoint(rpn_root):
+    return osp.join(rpn_root, 'rpn', 'iter_2.pth')
 
 
 @pytest.mark.slow
-def test_rpn_proposals_negative_chips_chain(workdir, rpn_run, monkeypatch):
+def test_rpn_proposals_negative_chips_chain(workdir, rpn_root, monkeypatch):
     from mmsniper.datasets.proposals import load_proposals
 
+    # Step 2, the demo's: the trained RPN is found (not trained again), proposals extracted.
+    monkeypatch.chdir(rpn_root)
+    rpn_run = demo.negative_proposals(osp.join(rpn_root, 'rpn'), rpn_iters=2,
+                                      cfg_options=RPN_OPTIONS, echo=False)
+    assert rpn_run['rpn']['skipped']
     props = rpn_run['proposals']
     assert rpn_run['extract_seconds'] > 0
     assert '--nms-pre 1000' in rpn_run['commands'][1]
@@ -72,10 +76,8 @@ def test_rpn_proposals_negative_chips_chain(workdir, rpn_run, monkeypatch):
 
     monkeypatch.setattr(exp, 'run_logged', boom)
     monkeypatch.setattr(demo, 'run_logged', boom)
-    monkeypatch.chdir(rpn_run['root'])
-    again = demo.negative_proposals(osp.join(rpn_run['root'], 'rpn'), rpn_iters=2,
-                                    cfg_options=FAST + ['train_dataloader.batch_size=4'],
-                                    echo=False)
+    again = demo.negative_proposals(osp.join(rpn_root, 'rpn'), rpn_iters=2,
+                                    cfg_options=RPN_OPTIONS, echo=False)
     assert again['extract_seconds'] == rpn_run['extract_seconds']
 
 
