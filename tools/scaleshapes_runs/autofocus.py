@@ -34,6 +34,7 @@ from .experiment import (
     run_logged,
     tool_cmd,
     train,
+    write_results,
 )
 
 AUTOFOCUS_CONFIG = 'configs/scaleshapes/autofocus_faster_r18_scaleshapes.py'
@@ -137,13 +138,7 @@ def run_sweep(out_dir: str = 'work_dirs/autofocus_sweep', iters: int = 1000, see
                                      osp.join(out_dir, 'test_box_pyramid'), True, cfg_options,
                                      echo)}
     res['seconds'] = time.perf_counter() - t0
-    _write_json(osp.join(out_dir, 'results.json'), res)
-    with open(osp.join(out_dir, 'results.md'), 'w') as f:
-        f.write(results_markdown(res) + '\n')
-    try:
-        plot_sweep(res, osp.join(out_dir, 'results.png'))
-    except ImportError:
-        pass
+    write_results(out_dir, res, results_markdown(res), plot_sweep)
     return res
 
 

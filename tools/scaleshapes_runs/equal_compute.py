@@ -36,14 +36,13 @@ from .demo import DEFAULT_RPN_ITERS, negative_proposals
 from .experiment import (
     _batch_size,
     _read_json,
-    _write_json,
     ensure_data,
     evaluate,
     logged_iter_times,
     machine_description,
-    median_test_sec_per_img,
     repo_path,
     train,
+    write_results,
 )
 
 
@@ -147,11 +146,7 @@ def curve_iterations(iters: int, points: int) -> List[int]:
 def _test(checkpoint: str, work_dir: str, test: str, cfg_options: Sequence[str],
           echo: bool) -> Dict[str, Any]:
     config, tta, _ = TESTS[test]
-    r = evaluate(checkpoint, work_dir, tta, config, cfg_options=cfg_options, echo=echo)
-    if 'sec_per_img' not in r:
-        r['sec_per_img'] = median_test_sec_per_img(osp.join(work_dir, 'test.out'))
-        _write_json(osp.join(work_dir, 'metrics.json'), r)
-    return r
+    return evaluate(checkpoint, work_dir, tta, config, cfg_options=cfg_options, echo=echo)
 
 
 def run_arm(name: str, out_dir: str, seed: int, budget_s: float, calib_iters: int,
@@ -266,19 +261,8 @@ def run_equal_compute(out_dir: str = 'work_dirs/equal_compute',
         res['runs'][f'{name}_seed{seed}'] = r
         # after every arm: partial results survive an interruption and can be read
         res['seconds'] = prior.get('seconds', 0.0) + time.perf_counter() - t0
-        _write_results(res, out_dir)
+        write_results(out_dir, res, results_markdown(res), plot_curves)
     return res
-
-
-def _write_results(res: Dict[str, Any], out_dir: str) -> None:
-    """``results.json``, ``results.md`` and (with matplotlib) ``results.png``."""
-    _write_json(osp.join(out_dir, 'results.json'), res)
-    with open(osp.join(out_dir, 'results.md'), 'w') as f:
-        f.write(results_markdown(res) + '\n')
-    try:
-        plot_curves(res, osp.join(out_dir, 'results.png'))
-    except ImportError:
-        pass
 
 
 # -- reading the results ---------------------------------------------------------------------

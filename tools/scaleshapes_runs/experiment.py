@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -317,11 +317,15 @@ def evaluate(checkpoint: str, work_dir: str, tta: bool = True,
         show_dir (str, optional): ``--show-dir`` (pictures, under ``work_dir/<timestamp>/``).
 
     Returns:
-        dict: ``metrics`` (see :func:`read_test_metrics`), ``seconds``, ``command``.
+        dict: ``metrics`` (see :func:`read_test_metrics`), ``seconds``, ``command``,
+        ``sec_per_img`` (:func:`median_test_sec_per_img` of the run's log).
     """
     cache = osp.join(work_dir, 'metrics.json')
+    log = osp.join(work_dir, 'test.out')
     if osp.isfile(cache):
-        return _read_json(cache)
+        out = _read_json(cache)
+        out.setdefault('sec_per_img', median_test_sec_per_img(log))  # older caches
+        return out
     cfg_path = config if osp.isabs(config) else repo_path(config)
     cmd = tool_cmd('test.py', cfg_path, checkpoint, '--work-dir', work_dir)
     if tta:
@@ -330,10 +334,25 @@ def evaluate(checkpoint: str, work_dir: str, tta: bool = True,
         cmd += ['--show-dir', show_dir]
     if cfg_options:
         cmd += ['--cfg-options', *cfg_options]
-    secs = run_logged(cmd, osp.join(work_dir, 'test.out'), echo)
-    out = dict(metrics=read_test_metrics(work_dir), seconds=secs, command=format_cmd(cmd))
+    secs = run_logged(cmd, log, echo)
+    out = dict(metrics=read_test_metrics(work_dir), seconds=secs, command=format_cmd(cmd),
+               sec_per_img=median_test_sec_per_img(log))
     _write_json(cache, out)
     return out
+
+
+def write_results(out_dir: str, res: Dict[str, Any], markdown: str,
+                  plot: Optional[Callable[[Dict[str, Any], str], Any]] = None) -> None:
+    """``out_dir/results.json`` (``res``), ``results.md`` (``markdown``) and, with
+    ``plot(res, path)`` and matplotlib installed, ``results.png``."""
+    _write_json(osp.join(out_dir, 'results.json'), res)
+    with open(osp.join(out_dir, 'results.md'), 'w') as f:
+        f.write(markdown + '\n')
+    if plot is not None:
+        try:
+            plot(res, osp.join(out_dir, 'results.png'))
+        except ImportError:
+            pass
 
 
 def pixel_stats(sniper_config: str = ARMS['sniper'], epochs: int = 3, seed: int = 0,

@@ -21,12 +21,11 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from .experiment import (
     EVAL_CONFIG,
-    _write_json,
     ensure_data,
     evaluate,
-    median_test_sec_per_img,
     repo_path,
     train,
+    write_results,
 )
 
 MASK_CONFIG = 'configs/scaleshapes/sniper_mask_r18_scaleshapes.py'
@@ -45,10 +44,8 @@ def _tests(checkpoint: str, config: str, out_dir: str, name: str,
         if show and tta:
             show_dir = 'pictures'
             opts.append(f'default_hooks.visualization.score_thr={PICTURE_SCORE_THR}')
-        r = evaluate(checkpoint, wd, tta, config, show_dir=show_dir, cfg_options=opts,
-                     echo=echo)
-        r['sec_per_img'] = median_test_sec_per_img(osp.join(wd, 'test.out'))
-        res[test] = r
+        res[test] = evaluate(checkpoint, wd, tta, config, show_dir=show_dir,
+                             cfg_options=opts, echo=echo)
     return res
 
 
@@ -81,9 +78,7 @@ def run_mask_vs_box(out_dir: str = 'work_dirs/mask_vs_box', iters: int = 1000, s
                                       cfg_options, echo, show=name == 'mask'))
     res['pictures'] = osp.join(out_dir, 'test_mask_pyramid')
     res['seconds'] = time.perf_counter() - t0
-    _write_json(osp.join(out_dir, 'results.json'), res)
-    with open(osp.join(out_dir, 'results.md'), 'w') as f:
-        f.write(results_markdown(res) + '\n')
+    write_results(out_dir, res, results_markdown(res))
     return res
 
 
