@@ -6,6 +6,7 @@ the conversion tool and the loading benchmark all use it. See ``docs/large_image
 """
 from .reader import (
     MAX_IMAGE_PIXELS,
+    HeldLevel,
     ImageFileError,
     ImageSource,
     SourceCache,
@@ -18,7 +19,7 @@ from .reader import (
 from .tiff import COMPRESSIONS, TiffFormatError, TiledPyramid, read_description, write_pyramid
 from .windows import ScaledWindows, crop_window, level_factor, level_slice
 
-__all__ = ['MAX_IMAGE_PIXELS', 'ImageFileError', 'ImageSource', 'SourceCache',
+__all__ = ['MAX_IMAGE_PIXELS', 'HeldLevel', 'ImageFileError', 'ImageSource', 'SourceCache',
            'StaleImageError', 'decode', 'jpeg_header', 'open_image', 'pil_pixel_limit_lifted',
            'COMPRESSIONS', 'TiffFormatError', 'TiledPyramid', 'read_description',
            'write_pyramid', 'crop_window', 'level_factor', 'level_slice', 'ScaledWindows']

@@ -155,12 +155,15 @@ def jpeg_truncated(data: bytes) -> bool:
         data.rfind(b'\xff\xd9') < 0
 
 
+TRUNCATED = ('the JPEG is truncated (no end-of-image marker after its last scan); fix or '
+             'remove the file')
+
+
 def decode(data: bytes, path: str, flag: int = cv2.IMREAD_COLOR) -> np.ndarray:
     """Decode a whole file's bytes as ``LoadImageFromFile`` does (``flag``: an
     ``IMREAD_COLOR``/``IMREAD_REDUCED_COLOR_*`` flag); errors name ``path``."""
     if data[:3] == b'\xff\xd8\xff' and jpeg_truncated(data):
-        raise ImageFileError(path, 'the JPEG is truncated (no end-of-image marker after its '
-                             'last scan); fix or remove the file')
+        raise ImageFileError(path, TRUNCATED)
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     except cv2.error as e:
@@ -184,13 +187,15 @@ class ImageSource:
             the first read).
         factors (tuple[int, ...]): the factors :meth:`read` can give (1 first).
         stat (tuple[int, int]): ``(size, mtime_ns)`` of the file when opened.
+        orientation (int): a JPEG's EXIF orientation (1: none; other kinds 1).
     """
 
     def __init__(self, path: str, kind: str, size: Optional[tuple[int, int]],
                  factors: Sequence[int], stat: tuple[int, int],
                  pyramid: Optional[TiledPyramid] = None,
-                 source: Optional[tuple[str, int, int]] = None) -> None:
+                 source: Optional[tuple[str, int, int]] = None, orientation: int = 1) -> None:
         self.path, self.kind, self.size = path, kind, size
+        self.orientation = int(orientation)
         self.factors = tuple(factors)
         self.stat = stat
         self._pyramid = pyramid
@@ -252,9 +257,87 @@ class ImageSource:
         k = factor
         return np.ascontiguousarray(img[y1 // k:-(-y2 // k), x1 // k:-(-x2 // k)])
 
+    def hold(self, factor: int = 1) -> HeldLevel:
+        """The whole image at ``factor``, decoded once to cut many windows from (the
+        chip grid of a test-time pyramid level). Not for pyramids, which are read by
+        window (:meth:`read`).
+
+        A JPEG without EXIF rotation is decoded by PIL and kept as PIL holds it: OpenCV's
+        decoder peaks at twice the decoded array (a 20000x20000 JPEG: 2.3 GB), PIL's
+        image is 4 bytes a pixel and nothing else (1.5 GB), and windows are copied out of
+        it. Same libjpeg(-turbo) decoding, same pixels as :meth:`read` (tested). Other
+        files, rotated or CMYK JPEGs: :meth:`read`, held as an array.
+
+        Args:
+            factor (int): one of :attr:`factors`.
+
+        Returns:
+            HeldLevel: ``crop(rows, cols)`` gives LEVEL pixels as :meth:`read` would.
+        """
+        if self._pyramid is not None:
+            raise ValueError(f'{self.path}: a pyramid is read by window, not held')
+        if self.kind == 'jpeg' and self.orientation == 1 and self.size is not None:
+            held = _pil_jpeg_level(self.path, factor, self.size)
+            if held is not None:
+                return held
+        return HeldLevel(self.read(None, factor))
+
     def close(self) -> None:
         if self._pyramid is not None:
             self._pyramid.close()
+
+
+class HeldLevel:
+    """A whole level of an image file in memory, cut into windows by :meth:`crop`.
+
+    Args:
+        img (ndarray[h, w, 3] | PIL.Image.Image): LEVEL pixels, BGR uint8 as an array,
+            ``'RGB'`` or ``'L'`` as a PIL image.
+    """
+
+    def __init__(self, img: Any) -> None:
+        self.img = img
+        self.shape = img.shape[:2] if isinstance(img, np.ndarray) else img.size[::-1]
+
+    def crop(self, rows: slice, cols: slice) -> np.ndarray:
+        """``ndarray[h, w, 3]`` uint8 BGR, C-contiguous: ``rows x cols`` of the level,
+        clipped to it as NumPy slicing clips (slices with steps of 1, starts >= 0)."""
+        if isinstance(self.img, np.ndarray):
+            return np.ascontiguousarray(self.img[rows, cols])
+        h, w = self.shape
+        y1, y2 = min(rows.start or 0, h), min(h if rows.stop is None else rows.stop, h)
+        x1, x2 = min(cols.start or 0, w), min(w if cols.stop is None else cols.stop, w)
+        arr = np.asarray(self.img.crop((x1, y1, max(x1, x2), max(y1, y2))))
+        if arr.ndim == 2:
+            return cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR)
+        return np.ascontiguousarray(arr[:, :, ::-1])  # RGB -> BGR, as OpenCV decodes
+
+
+def _pil_jpeg_level(path: str, factor: int, size: tuple[int, int]) -> Optional[HeldLevel]:
+    """A JPEG decoded by PIL at ``1 / factor`` (DCT scaling, as OpenCV's
+    ``IMREAD_REDUCED_*``), or None when PIL would not give OpenCV's pixels (not RGB or
+    greyscale, another scale)."""
+    from PIL import Image
+
+    if jpeg_truncated(_read_bytes(path)):  # PIL, like OpenCV, decodes it without a word
+        raise ImageFileError(path, TRUNCATED)
+    W, H = size
+    want = (math.ceil(W / factor), math.ceil(H / factor))
+    try:
+        with pil_pixel_limit_lifted():  # checked at open; our max_image_pixels applied
+            im = Image.open(path)
+        if im.format != 'JPEG' or im.mode not in ('RGB', 'L'):
+            im.close()
+            return None
+        if factor > 1:  # asks for floor: PIL picks the largest scale that still covers it
+            im.draft(im.mode, (max(1, W // factor), max(1, H // factor)))
+        if im.size != want:
+            im.close()
+            return None
+        im.load()
+    except Exception as e:
+        raise ImageFileError(path, f'PIL cannot decode it ({type(e).__name__}: {e})') from e
+    return HeldLevel(im)
 
 
 def _header_size(path: str) -> Optional[tuple[int, int]]:
@@ -298,7 +381,7 @@ def open_image(path: str, reduced_jpeg: bool = True,
     stat = _stat(path)
     with open(path, 'rb') as f:
         head = f.read(16)
-    kind, size, factors = 'decode', None, (1,)
+    kind, size, factors, orientation = 'decode', None, (1,), 1
     pyramid = source = None
     if head[:2] in (b'II', b'MM'):
         try:
@@ -316,7 +399,7 @@ def open_image(path: str, reduced_jpeg: bool = True,
                 src = src if osp.isabs(src) else osp.normpath(osp.join(osp.dirname(path), src))
                 source = (src, int(d['source_size']), int(d['source_mtime_ns']))
     elif head[:3] == b'\xff\xd8\xff':
-        size, _, _ = jpeg_header(path)
+        size, orientation, _ = jpeg_header(path)
         kind, factors = 'jpeg', (1, 2, 4, 8) if reduced_jpeg else (1,)
     if kind == 'decode':
         size = _header_size(path)
@@ -328,7 +411,7 @@ def open_image(path: str, reduced_jpeg: bool = True,
                              f'max_image_pixels={max_image_pixels}; raise that setting '
                              '(LoadChipWindow(max_image_pixels=...), '
                              '--max-image-pixels) if the file is trusted')
-    src = ImageSource(path, kind, size, factors, stat, pyramid, source)
+    src = ImageSource(path, kind, size, factors, stat, pyramid, source, orientation)
     src.check_source()
     return src
 

@@ -128,7 +128,8 @@ class ScaledWindows:
     :func:`mmsniper.datasets.cut_scaled_window` map them), read from the coarsest stored
     level ``k`` whose resolution is still at least the scale. A pyramid is read by window,
     per call; any other file is decoded once, at level ``k`` (a JPEG at 1/2, 1/4, 1/8
-    where the scale allows), and windows are cut from that.
+    where the scale allows), at the first :meth:`cut`, and windows are cut from that
+    (:meth:`ImageSource.hold <mmsniper.imagefiles.ImageSource.hold>`).
 
     Args:
         source (ImageSource): the opened file (:func:`mmsniper.imagefiles.open_image`).
@@ -139,7 +140,7 @@ class ScaledWindows:
         self.source = source
         self.sx, self.sy = (float(v) for v in scale)
         self.k = level_factor(max(self.sx, self.sy), source.factors)
-        self._whole = None if source.kind == 'pyramid' else source.read(None, self.k)
+        self._held = None  # the decoded level of a non-pyramid file, from the first cut
 
     def cut(self, window: Sequence[int]) -> np.ndarray:
         """``window = (x1, y1, x2, y2)`` of the scaled image (SCALED pixels, whole) as an
@@ -153,11 +154,12 @@ class ScaledWindows:
         ox2 = min(W, math.ceil((x2 - 0.5) / sx - 0.5) + 2)
         oy2 = min(H, math.ceil((y2 - 0.5) / sy - 0.5) + 2)
         ox2, oy2 = max(ox2, ox1 + 1), max(oy2, oy1 + 1)
-        if self._whole is None:
+        if self.source.kind == 'pyramid':
             arr = self.source.read((ox1, oy1, ox2, oy2), k)
         else:
-            rows, cols = level_slice((ox1, oy1, ox2, oy2), (0, 0, k))
-            arr = self._whole[rows, cols]
+            if self._held is None:
+                self._held = self.source.hold(k)
+            arr = self._held.crop(*level_slice((ox1, oy1, ox2, oy2), (0, 0, k)))
         arr, k = shrink_for_scale(arr, k, max(sx, sy))  # a JPEG read at 1/8 at most
         # output X -> level u = ((X + x1 + 0.5) / sx - ox1) / k - 0.5 (continuous coords)
         m = np.array([[1 / (sx * k), 0, ((x1 + 0.5) / sx - ox1) / k - 0.5],
@@ -169,5 +171,5 @@ class ScaledWindows:
 
     def whole(self, size: Sequence[int]) -> np.ndarray:
         """The whole image resized to ``size = (sw, sh)`` (bilinear from level ``k``)."""
-        img = self._whole if self._whole is not None else self.source.read(None, self.k)
+        img = self.source.read(None, self.k)
         return cv2.resize(img, (int(size[0]), int(size[1])), interpolation=cv2.INTER_LINEAR)

@@ -228,6 +228,56 @@ def test_bad_files_stop_naming_them_or_are_skipped_and_counted(data, tmp_path):
         LoadChipWindow()(dict(img_path=cut, chip=ticket))
 
 
+def test_held_jpeg_level_is_opencvs_decode(data, tmp_path):
+    """A test-time chip grid holds a JPEG as PIL decodes it (OpenCV's decoder peaks at twice
+    the array): the same pixels as OpenCV's full and reduced decodes, windows clipped as
+    NumPy clips; greyscale too. Rotated (EXIF) and CMYK JPEGs are held as OpenCV decodes
+    them; a truncated one names the file."""
+    from PIL import Image
+
+    from mmsniper.imagefiles import HeldLevel, ScaledWindows
+
+    grey = str(tmp_path / 'grey.jpg')
+    cv2.imwrite(grey, cv2.cvtColor(synthetic_image(203, 157, 5), cv2.COLOR_BGR2GRAY))
+    rotated, cmyk = str(tmp_path / 'rotated.jpg'), str(tmp_path / 'cmyk.jpg')
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.open(grey).convert('RGB').save(rotated, exif=exif)
+    Image.open(grey).convert('CMYK').save(cmyk)
+    cases = [(data['jpg'], 'pil', (1, 2, 8)), (grey, 'pil', (1, 4)),
+             (rotated, 'array', (1, 2)), (cmyk, 'array', (1,))]
+    for path, kind, factors in cases:
+        src = open_image(path)
+        for k in factors:
+            held = src.hold(k)
+            assert isinstance(held, HeldLevel)
+            assert isinstance(held.img, np.ndarray) == (kind == 'array'), (path, k)
+            whole = src.read(None, k)  # OpenCV
+            assert tuple(held.shape) == whole.shape[:2]
+            h, w = whole.shape[:2]
+            for rows, cols in ((slice(0, h), slice(0, w)), (slice(3, 40), slice(7, 90)),
+                               (slice(h - 5, h + 30), slice(w - 9, w + 30))):
+                cut = held.crop(rows, cols)
+                assert cut.flags['C_CONTIGUOUS'] and cut.dtype == np.uint8
+                np.testing.assert_array_equal(cut, whole[rows, cols], err_msg=f'{path} 1/{k}')
+    # the test-time chip grid cuts the same windows from either
+    for scale in (0.9, 0.3):
+        sw = ScaledWindows(open_image(data['jpg']), (scale, scale))
+        wins = [(0, 0, 300, 200), (250, 100, 600, 450)]
+        from_pil = [sw.cut(w) for w in wins]
+        assert not isinstance(sw._held.img, np.ndarray)
+        sw._held = HeldLevel(sw.source.read(None, sw.k))
+        for w, a in zip(wins, from_pil):
+            np.testing.assert_array_equal(a, sw.cut(w))
+    with pytest.raises(ValueError, match='read by window'):
+        open_image(data['tif']).hold(1)
+    raw = open(data['jpg'], 'rb').read()
+    cut = tmp_path / 'cut.jpg'
+    cut.write_bytes(raw[:len(raw) // 2])
+    with pytest.raises(ImageFileError, match=r'cut.jpg.*truncated'):
+        open_image(str(cut)).hold(1)
+
+
 def test_pil_pixel_limit_is_lifted_only_for_the_header(tmp_path):
     """A JPEG whose header says 15000x15000 (225 MP, over PIL's ~179 MP guard)."""
     from PIL import Image
