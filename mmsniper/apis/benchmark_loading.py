@@ -34,7 +34,11 @@ import cv2
 import numpy as np
 
 SIZES = ((640, 480), (4000, 3000), (10000, 8000), (20000, 20000))
-FORMATS = ('jpeg', 'png', 'tiff')
+FORMATS = ('jpeg', 'png', 'tiff', 'tiff-raw')
+#: ``tiff-raw``: the same pyramid with its reduced levels uncompressed
+#: (``convert_large_images.py --level-compression none``); its level 0 is the ``tiff``
+#: file's, so its old path is not measured again (the ``tiff`` file's is used).
+RAW_LEVELS = 'tiff-raw'
 CHIP = 512
 #: Images with at least this many pixels: the old path (and files the new path decodes
 #: whole) measured at the finest and coarsest level only (a chip costs a whole decode,
@@ -137,7 +141,8 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
     w, h = size
     stem = osp.join(folder, f'img_{w}x{h}')
     jpg = stem + '.jpg'
-    want = {'jpeg': jpg, 'png': stem + '.png', 'tiff': stem + '.tif'}
+    want = {'jpeg': jpg, 'png': stem + '.png', 'tiff': stem + '.tif',
+            RAW_LEVELS: stem + '.rawlevels.tif'}
     tag = stem + f'.q{level_quality}-{level_subsampling}-seed{seed}'  # what the files are
     if osp.exists(tag) and all(osp.exists(want[f]) for f in formats):
         return {f: want[f] for f in formats}  # made before in this folder (--dir)
@@ -153,15 +158,18 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
         paths['png'] = stem + '.png'
         if not cv2.imwrite(paths['png'], img, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
             raise OSError(f'could not write {paths["png"]}')
-    if 'tiff' in formats:
-        del img
+    del img
+    for fmt, level_compression in (('tiff', None), (RAW_LEVELS, 'none')):
+        if fmt not in formats:
+            continue
         with open(jpg, 'rb') as f:
             q, sampling = _jpeg_encoding(f.read())
-        paths['tiff'] = stem + '.tif'
+        paths[fmt] = want[fmt]
         st = os.stat(jpg)
-        write_pyramid(cv2.imread(jpg, cv2.IMREAD_COLOR), paths['tiff'], quality=q or 90,
+        write_pyramid(cv2.imread(jpg, cv2.IMREAD_COLOR), paths[fmt], quality=q or 90,
                       subsampling=sampling, level_quality=level_quality,
                       level_subsampling=level_subsampling,
+                      level_compression=level_compression,
                       description=dict(source=osp.basename(jpg), source_size=st.st_size,
                                        source_mtime_ns=st.st_mtime_ns))
     open(tag, 'w').close()
@@ -235,7 +243,8 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
     Args:
         folder (str): where the files are written (reused: existing files are kept).
         sizes (Sequence[tuple[int, int]]): image sizes ``(w, h)``.
-        formats (Sequence[str]): some of ``('jpeg', 'png', 'tiff')``.
+        formats (Sequence[str]): some of :data:`FORMATS` (``'tiff-raw'``: after
+            ``'tiff'`` to reuse its old-path chips).
         max_chips (int): chips per level at most.
         min_seconds (float): per level, stop cutting chips after this long (at least
             one chip; one only for a whole decode of a huge image).
@@ -251,6 +260,10 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
     t0 = time.perf_counter()
     os.makedirs(folder, exist_ok=True)
     say = progress or (lambda *_: None)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ValueError(f'formats: expected some of {FORMATS}, got {bad}')
+    formats = [f for f in FORMATS if f in formats]  # tiff before tiff-raw
     jobs = []
     for size in sizes:
         size = (int(size[0]), int(size[1]))
@@ -260,9 +273,13 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
         say(f'{size[0]}x{size[1]}: files written in {time.perf_counter() - t:.1f} s')
         lv = levels(size)
         huge = size[0] * size[1] >= HUGE_PIXELS
+        tiff_old = None  # the tiff file's old-path chips, per level
         for fmt in formats:
             old = None
             for path in ('old', 'new'):
+                if fmt == RAW_LEVELS and path == 'old' and 'tiff' in formats:
+                    old = tiff_old  # same level 0, same decode: measured once
+                    continue
                 whole = path == 'old' or fmt == 'png'  # decodes the whole file per chip
                 use = [lv[0], lv[-1]] if huge and whole and not all_levels and \
                     len(lv) > 2 else lv
@@ -275,6 +292,8 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
                     f'+{res["rss_added_mb"]:.0f} MB')
                 if path == 'old':
                     old = {r['scale']: r['images'] for r in res['rows']}
+                    if fmt == 'tiff':
+                        tiff_old = old
                 for r in res['rows']:
                     ref = (old or {}).get(r['scale'])
                     mads, mses = [], []
@@ -331,11 +350,13 @@ def format_table(result: dict) -> str:
         size = tuple(size)
         for fmt in result['formats']:
             old, new = by.get((size, fmt, 'old')), by.get((size, fmt, 'new'))
+            if fmt == RAW_LEVELS and old is None:
+                old = by.get((size, 'tiff', 'old'))
             if new is None:
                 continue
             old_rows = {r['scale']: r for r in (old or {}).get('rows', [])}
-            factors = {'tiff': (1, 2, 4, 8, 16, 32, 64, 128), 'jpeg': (1, 2, 4, 8)}.get(
-                fmt, (1,))
+            factors = (1, 2, 4, 8) if fmt == 'jpeg' else (1,) if fmt == 'png' else \
+                (1, 2, 4, 8, 16, 32, 64, 128)
             for r in new['rows']:
                 o = old_rows.get(r['scale'])
                 k = level_factor(r['scale'], factors)

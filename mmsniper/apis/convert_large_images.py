@@ -92,10 +92,13 @@ class ConversionSummary:
 
 
 def _settings(tile: int, compression: str, quality: Optional[int], level_quality: int,
-              level_subsampling: str = '444') -> dict:
-    return dict(tile=int(tile), compression=compression,
-                quality=None if quality is None else int(quality),
-                level_quality=int(level_quality), level_subsampling=level_subsampling)
+              level_subsampling: str = '444', level_compression: Optional[str] = None) -> dict:
+    out = dict(tile=int(tile), compression=compression,
+               quality=None if quality is None else int(quality),
+               level_quality=int(level_quality), level_subsampling=level_subsampling)
+    if level_compression is not None:  # absent by default: older pyramids stay current
+        out['level_compression'] = level_compression
+    return out
 
 
 def _jpeg_encoding(data: bytes) -> tuple[Optional[int], str]:
@@ -167,6 +170,7 @@ def _convert_one(task: tuple) -> dict:
                       quality=quality or DEFAULT_QUALITY,
                       level_quality=settings['level_quality'], subsampling=sampling,
                       level_subsampling=settings['level_subsampling'],
+                      level_compression=settings.get('level_compression'),
                       description=dict(source=osp.relpath(src, osp.dirname(out_path)),
                                        source_size=st.st_size,
                                        source_mtime_ns=st.st_mtime_ns,
@@ -191,7 +195,7 @@ def convert_large_images(ann_file: str, img_dir: str, out_dir: Optional[str] = N
                          min_pixels: int = DEFAULT_MIN_PIXELS, tile: int = 256,
                          compression: str = 'jpeg', quality: Optional[int] = None,
                          level_quality: int = 95, level_subsampling: str = '444',
-                         skip_bad: bool = False,
+                         level_compression: Optional[str] = None, skip_bad: bool = False,
                          max_image_pixels: Optional[int] = MAX_IMAGE_PIXELS,
                          progress: bool = True) -> ConversionSummary:
     """Convert a COCO-style data set's large images to tiled pyramids (resumable).
@@ -218,6 +222,9 @@ def convert_large_images(ann_file: str, img_dir: str, out_dir: Optional[str] = N
         level_quality (int): JPEG quality of the reduced levels. Default 95.
         level_subsampling (str): their chroma subsampling, ``'444'`` (default) or
             ``'420'`` (faster to read, less faithful colour; docs/large_images.md).
+        level_compression (str, optional): the reduced levels' compression when not
+            ``compression``'s; ``'none'``: raw, faster to read, as large as the pixels
+            (docs/large_images.md). Default: ``compression``.
         skip_bad (bool): skip (and count) unreadable, truncated, corrupt or wrongly sized
             images instead of stopping at the first one; they keep their old
             ``file_name``. Default False.
@@ -243,7 +250,8 @@ def convert_large_images(ann_file: str, img_dir: str, out_dir: Optional[str] = N
         raise ValueError(f'out_ann: {out_ann} is the input annotation file; write another')
     if nproc < 1:
         raise ValueError(f'nproc: expected >= 1, got {nproc}')
-    settings = _settings(tile, compression, quality, level_quality, level_subsampling)
+    settings = _settings(tile, compression, quality, level_quality, level_subsampling,
+                         level_compression)
     with open(ann_file) as f:
         coco = json.load(f)
     images = coco.get('images')

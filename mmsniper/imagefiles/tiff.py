@@ -136,7 +136,8 @@ def _pack_ifd(f: Any, entries: list, next_pos: int = 0) -> tuple[int, int]:
 
 def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str = 'jpeg',
                   quality: int = 90, level_quality: int = 95, subsampling: str = '444',
-                  level_subsampling: str = '444', description: Optional[dict] = None) -> dict:
+                  level_subsampling: str = '444', description: Optional[dict] = None,
+                  level_compression: Optional[str] = None) -> dict:
     """Write ``img`` as a tiled pyramidal BigTIFF.
 
     Memory: the image plus its next level (the tiles are encoded and written one by one).
@@ -159,14 +160,18 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
             1.5x faster; docs/large_images.md).
         description (dict, optional): more keys for the JSON description (e.g. the source
             file's size and mtime).
+        level_compression (str, optional): the reduced levels' compression, if not
+            ``compression``'s: ``'none'`` keeps them raw, faster to read and as large as
+            their pixels (``W * H`` bytes for all reduced levels together;
+            docs/large_images.md).
 
     Returns:
         dict: the description written (``mmsniper_pyramid``, ``width``, ``height``,
         ``factors``, ``tile``, ``compression``, ``quality`` and ``description``'s keys).
     """
-    if compression not in COMPRESSIONS:
-        raise ValueError(f'compression: expected one of {sorted(COMPRESSIONS)}, got '
-                         f'{compression!r}')
+    for name, v in (('compression', compression), ('level_compression', level_compression)):
+        if v not in COMPRESSIONS and (v is not None or name == 'compression'):
+            raise ValueError(f'{name}: expected one of {sorted(COMPRESSIONS)}, got {v!r}')
     if not (isinstance(tile, int) and tile >= 16 and tile % 16 == 0):
         raise ValueError(f'tile: expected a multiple of 16, got {tile!r}')
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
@@ -178,12 +183,19 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
     for name, v in (('subsampling', subsampling), ('level_subsampling', level_subsampling)):
         if v not in ('444', '420'):
             raise ValueError(f"{name}: expected '444' or '420', got {v!r}")
-    jpeg = compression == 'jpeg'
+    comps = (compression, level_compression or compression)  # level 0, reduced levels
     desc.update({MARKER: 1, 'width': w, 'height': h, 'factors': [2 ** i for i in range(n)],
-                 'tile': tile, 'compression': compression,
-                 'quality': [int(quality), int(level_quality)] if jpeg else None,
-                 'subsampling': [subsampling, level_subsampling] if jpeg else None})
-    code = COMPRESSIONS[compression]
+                 'tile': tile, 'compression': compression})
+    if level_compression is None:  # the description as before the option existed
+        jpeg = compression == 'jpeg'
+        desc.update(quality=[int(quality), int(level_quality)] if jpeg else None,
+                    subsampling=[subsampling, level_subsampling] if jpeg else None)
+    else:
+        desc.update(level_compression=level_compression,
+                    quality=[int(q) if c == 'jpeg' else None
+                             for c, q in zip(comps, (quality, level_quality))],
+                    subsampling=[v if c == 'jpeg' else None
+                                 for c, v in zip(comps, (subsampling, level_subsampling))])
     with open(path, 'wb') as f:
         f.write(b'II' + struct.pack('<HHHQ', 43, 8, 0, 0))  # BigTIFF, first IFD patched
         prev_pointer = 8
@@ -193,15 +205,16 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
             offsets, counts = [], []
             sub420 = (subsampling if i == 0 else level_subsampling) == '420'
             q = quality if i == 0 else level_quality
-            for data in _tiles(level, tile, compression, q, sub420):
+            comp = comps[min(i, 1)]
+            for data in _tiles(level, tile, comp, q, sub420):
                 offsets.append(f.tell())
                 counts.append(len(data))
                 f.write(data)
             entries = [
                 _entry(254, _LONG, 0 if i == 0 else 1),
                 _entry(256, _LONG, lw), _entry(257, _LONG, lh),
-                _entry(258, _SHORT, [8, 8, 8]), _entry(259, _SHORT, code),
-                _entry(262, _SHORT, 6 if compression == 'jpeg' else 2),
+                _entry(258, _SHORT, [8, 8, 8]), _entry(259, _SHORT, COMPRESSIONS[comp]),
+                _entry(262, _SHORT, 6 if comp == 'jpeg' else 2),
                 _entry(277, _SHORT, 3), _entry(284, _SHORT, 1),
                 _entry(305, _ASCII, 'mmsniper'),
                 _entry(322, _LONG, tile), _entry(323, _LONG, tile),
@@ -210,7 +223,7 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
             ]
             if i == 0:
                 entries.append(_entry(270, _ASCII, json.dumps(desc, sort_keys=True)))
-            if compression == 'jpeg':
+            if comp == 'jpeg':
                 entries += [_entry(530, _SHORT, [2, 2] if sub420 else [1, 1]),
                             _entry(532, _RATIONAL, [(0, 1), (255, 1), (128, 1), (255, 1),
                                                     (128, 1), (255, 1)])]

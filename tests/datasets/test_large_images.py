@@ -69,13 +69,17 @@ def _run(loader, path, ticket, size=(W, H)):
 
 def test_pyramid_levels_windows_and_interop(tmp_path):
     img = synthetic_image(601, 457, 1)
-    for comp in ('none', 'deflate', 'jpeg'):
-        path = str(tmp_path / f'p_{comp}.tif')
-        desc = write_pyramid(img, path, tile=128, compression=comp, quality=95)
+    # (level 0, reduced levels): raw reduced levels under JPEG tiles (--level-compression)
+    for comp, lcomp in (('none', None), ('deflate', None), ('jpeg', None), ('jpeg', 'none')):
+        path = str(tmp_path / f'p_{comp}_{lcomp}.tif')
+        desc = write_pyramid(img, path, tile=128, compression=comp, quality=95,
+                             level_compression=lcomp)
+        assert desc.get('level_compression') == lcomp
         pyr = TiledPyramid(path)
         assert pyr.factors == (1, 2, 4, 8) == tuple(desc['factors'])
         level = img
         for k in pyr.factors:
+            lossless = comp != 'jpeg' or (k > 1 and lcomp == 'none')
             whole = pyr.read(None, k)
             assert whole.shape == (math.ceil(457 / k), math.ceil(601 / k), 3)
             # a window whose corner is on the factor's grid, ending at the border
@@ -83,7 +87,7 @@ def test_pyramid_levels_windows_and_interop(tmp_path):
             expect = level[96 // k:, 208 // k:]
             diff = np.abs(win.astype(int) - expect).mean()
             assert win.shape == expect.shape
-            assert diff == 0 if comp != 'jpeg' else diff < 4, (comp, k, diff)  # q95 4:4:4
+            assert diff == 0 if lossless else diff < 4, (comp, k, diff)  # q95 4:4:4
             level = halve(level)
         pyr.close()
         # a standard tiled BigTIFF: libtiff (through OpenCV) reads the full level
@@ -92,6 +96,8 @@ def test_pyramid_levels_windows_and_interop(tmp_path):
         assert np.abs(back.astype(int) - img).mean() < 2.5
     with pytest.raises(ValueError, match='not inside'):
         TiledPyramid(path).read((1, 0, 10, 10), 2)
+    with pytest.raises(ValueError, match="level_compression: expected one of.*'lzw'"):
+        write_pyramid(img, path, level_compression='lzw')
 
 
 @pytest.mark.parametrize('scale', [2.0, 1.0, 0.7, 0.5, 0.3, 0.13, 512 / 2000])
@@ -313,10 +319,14 @@ def test_tools_and_benchmark_smoke(data, tmp_path, capsys):
     from mmsniper.apis.benchmark_loading import format_table, run_benchmark
 
     res = run_benchmark(str(tmp_path / 'bench'), sizes=[(640, 480), (1300, 1000)],
-                        formats=['jpeg', 'tiff'], max_chips=2, min_seconds=0.0,
+                        formats=['tiff-raw', 'jpeg', 'tiff'], max_chips=2, min_seconds=0.0,
                         progress=None)
     table = format_table(res)
     assert '| 1300x1000 | tiff | 0.5 | 2 |' in table and 'peak RSS' in table
+    # raw reduced levels: compared with the tiff file's old-path chips, measured once
+    raw = [line for line in table.splitlines() if line.startswith('| 1300x1000 | tiff-raw | 0.5 ')]
+    assert len(raw) == 1 and raw[0].split('|')[5].strip() != '-', table
+    assert not any(j['format'] == 'tiff-raw' and j['path'] == 'old' for j in res['jobs'])
     for job in res['jobs']:
         assert job['rss_added_mb'] >= 0 and all(r['chips'] >= 1 for r in job['rows'])
 

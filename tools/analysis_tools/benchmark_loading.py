@@ -41,8 +41,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         default=[(640, 480), (4000, 3000), (10000, 8000), (20000, 20000)],
                         help='image sizes WxH (default: 640x480 4000x3000 10000x8000 '
                         '20000x20000)')
-    parser.add_argument('--formats', nargs='+', choices=('jpeg', 'png', 'tiff'),
-                        default=['jpeg', 'png', 'tiff'], help='file kinds (default: all)')
+    parser.add_argument('--formats', nargs='+', choices=('jpeg', 'png', 'tiff', 'tiff-raw'),
+                        default=['jpeg', 'png', 'tiff', 'tiff-raw'],
+                        help='file kinds (default: all; tiff-raw: the pyramid with '
+                        'uncompressed reduced levels, --level-compression none)')
     parser.add_argument('--max-chips', type=int, default=20,
                         help='chips per level at most (default 20)')
     parser.add_argument('--min-seconds', type=float, default=1.0,

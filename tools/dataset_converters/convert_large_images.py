@@ -50,6 +50,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--level-subsampling', choices=('444', '420'), default='444',
                         help='chroma subsampling of the reduced levels (default 444; 420 '
                         'reads faster, colours less faithfully)')
+    parser.add_argument('--level-compression', choices=('jpeg', 'deflate', 'none'),
+                        default=None,
+                        help="the reduced levels' compression (default: --compression's); "
+                        'none: raw, faster to read, stored uncompressed (all reduced '
+                        'levels together: W*H bytes an image); docs/large_images.md')
     parser.add_argument('--skip-bad', action='store_true',
                         help='skip and count unreadable, truncated or wrongly sized images '
                         '(default: stop at the first, naming it)')
@@ -69,7 +74,7 @@ def main(argv=None) -> None:
             nproc=args.nproc, min_pixels=args.min_pixels, tile=args.tile,
             compression=args.compression, quality=args.quality,
             level_quality=args.level_quality, level_subsampling=args.level_subsampling,
-            skip_bad=args.skip_bad,
+            level_compression=args.level_compression, skip_bad=args.skip_bad,
             max_image_pixels=args.max_image_pixels)
     except (ImageFileError, ValueError, OSError) as e:
         sys.exit(f'convert_large_images.py: error: {e}')
