@@ -159,16 +159,16 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
         if not cv2.imwrite(paths['png'], img, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
             raise OSError(f'could not write {paths["png"]}')
     del img
-    for fmt, level_compression in (('tiff', None), (RAW_LEVELS, 'none')):
-        if fmt not in formats:
-            continue
+    pyramids = [(f, c) for f, c in (('tiff', None), (RAW_LEVELS, 'none')) if f in formats]
+    if pyramids:  # from the JPEG, as the converter makes them: decoded once for both
         with open(jpg, 'rb') as f:
             q, sampling = _jpeg_encoding(f.read())
-        paths[fmt] = want[fmt]
         st = os.stat(jpg)
-        write_pyramid(cv2.imread(jpg, cv2.IMREAD_COLOR), paths[fmt], quality=q or 90,
-                      subsampling=sampling, level_quality=level_quality,
-                      level_subsampling=level_subsampling,
+        src = cv2.imread(jpg, cv2.IMREAD_COLOR)
+    for fmt, level_compression in pyramids:
+        paths[fmt] = want[fmt]
+        write_pyramid(src, paths[fmt], quality=q or 90, subsampling=sampling,
+                      level_quality=level_quality, level_subsampling=level_subsampling,
                       level_compression=level_compression,
                       description=dict(source=osp.basename(jpg), source_size=st.st_size,
                                        source_mtime_ns=st.st_mtime_ns))

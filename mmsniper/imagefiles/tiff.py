@@ -169,8 +169,9 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
         dict: the description written (``mmsniper_pyramid``, ``width``, ``height``,
         ``factors``, ``tile``, ``compression``, ``quality`` and ``description``'s keys).
     """
-    for name, v in (('compression', compression), ('level_compression', level_compression)):
-        if v not in COMPRESSIONS and (v is not None or name == 'compression'):
+    comps = (compression, level_compression or compression)  # level 0, reduced levels
+    for name, v in zip(('compression', 'level_compression'), comps):
+        if v not in COMPRESSIONS:
             raise ValueError(f'{name}: expected one of {sorted(COMPRESSIONS)}, got {v!r}')
     if not (isinstance(tile, int) and tile >= 16 and tile % 16 == 0):
         raise ValueError(f'tile: expected a multiple of 16, got {tile!r}')
@@ -183,7 +184,6 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
     for name, v in (('subsampling', subsampling), ('level_subsampling', level_subsampling)):
         if v not in ('444', '420'):
             raise ValueError(f"{name}: expected '444' or '420', got {v!r}")
-    comps = (compression, level_compression or compression)  # level 0, reduced levels
     desc.update({MARKER: 1, 'width': w, 'height': h, 'factors': [2 ** i for i in range(n)],
                  'tile': tile, 'compression': compression})
     if level_compression is None:  # the description as before the option existed

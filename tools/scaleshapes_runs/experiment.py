@@ -324,7 +324,8 @@ def evaluate(checkpoint: str, work_dir: str, tta: bool = True,
     log = osp.join(work_dir, 'test.out')
     if osp.isfile(cache):
         out = _read_json(cache)
-        out.setdefault('sec_per_img', median_test_sec_per_img(log))  # older caches
+        if 'sec_per_img' not in out:  # older caches; the log is read only for them
+            out['sec_per_img'] = median_test_sec_per_img(log)
         return out
     cfg_path = config if osp.isabs(config) else repo_path(config)
     cmd = tool_cmd('test.py', cfg_path, checkpoint, '--work-dir', work_dir)
