@@ -256,6 +256,8 @@ for epoch in (0, 1):
     out[epoch] = dict(shards=all_gather_object(mine), plan=plan)
 if get_rank() == 0:
     json.dump(out, open({out!r}, 'w'))
+dist.barrier()
+dist.destroy_process_group()   # exiting with a live gloo group can abort (SIGABRT) a rank
 """
 
 

@@ -167,6 +167,11 @@ def extract_proposals(config: str, checkpoint: str, out: str,
                     bar.update()
             save_proposals(_chunk_path(parts, k), ids, bxs, scs, lvs)
     barrier()
+    if launcher != 'none':
+        # Each rank leaves the group before it returns: a process that exits with its gloo
+        # group alive can abort ('terminate called without an active exception') while
+        # rank 0 is still merging.
+        torch.distributed.destroy_process_group()
     if rank != 0:
         return None
     return merge_chunks(parts, out, -(-n // chunk))
