@@ -452,6 +452,8 @@ class TiledPyramid:
         t = lv.tile
         cols = math.ceil(lv.width / t)
         out = np.empty((v2 - v1, u2 - u1, 3), np.uint8)
+        if lv.compression == 1:
+            return self._read_raw(lv, li, (u1, v1, u2, v2), out)
         for ty in range(v1 // t, (v2 - 1) // t + 1):
             for tx in range(u1 // t, (u2 - 1) // t + 1):
                 tile = self._tile(lv, ty * cols + tx, li)
@@ -460,4 +462,31 @@ class TiledPyramid:
                 c, d = max(v1, ty * t), min(v2, (ty + 1) * t)
                 out[c - v1:d - v1, a - u1:b - u1] = tile[c - ty * t:d - ty * t,
                                                           a - tx * t:b - tx * t]
+        return out
+
+    def _read_raw(self, lv: _Level, li: int, box: tuple[int, int, int, int],
+                  out: np.ndarray) -> np.ndarray:
+        """:meth:`read` for an uncompressed level: only the tile rows inside the window are
+        read, straight into one buffer, and the colours are swapped once (TIFF RGB to BGR)
+        for the whole window: about half the time of reading whole tiles and flipping
+        each (docs/large_images.md, raw levels)."""
+        u1, v1, u2, v2 = box
+        t = lv.tile
+        cols = math.ceil(lv.width / t)
+        buf = np.empty((t, t, 3), np.uint8)
+        for ty in range(v1 // t, (v2 - 1) // t + 1):
+            c, d = max(v1, ty * t), min(v2, (ty + 1) * t)  # LEVEL rows of this tile row
+            rows = buf[:d - c]
+            for tx in range(u1 // t, (u2 - 1) // t + 1):
+                index = ty * cols + tx
+                if lv.counts[index] != t * t * 3:
+                    raise TiffFormatError(f'{self.path}: tile {index} of level {li} has '
+                                          f'{lv.counts[index]} bytes, expected {t * t * 3}')
+                at = int(lv.offsets[index]) + (c - ty * t) * t * 3
+                if os.preadv(self._fd, [rows.reshape(-1)], at) != rows.nbytes:
+                    raise TiffFormatError(f'{self.path}: short read at byte {at}: the file '
+                                          'is truncated')
+                a, b = max(u1, tx * t), min(u2, (tx + 1) * t)
+                out[c - v1:d - v1, a - u1:b - u1] = rows[:, a - tx * t:b - tx * t]
+        cv2.cvtColor(out, cv2.COLOR_RGB2BGR, dst=out)
         return out
