@@ -113,18 +113,27 @@ def test_equal_ap_reading_claims_table_and_plot(tmp_path):
         'sniper_seed1': _run('sniper', 1, 100, [(5, 18.0), (10, 28.0)], dict(pyramid=28.0)),
         'jitter_seed0': _run('jitter', 0, 80, [(5, 15.0), (10, 20.0)],
                              dict(pyramid=20.0, single=19.0, dettta=22.0)),
+        'jitter_seed1': _run('jitter', 1, 80, [(5, 14.0), (10, 24.0)],
+                             dict(pyramid=24.0, dettta=23.0)),
     })
     text = ec.claims(res)
     assert 'SNIPER, ranged pyramid: 29.0 AP (mean of 2 seeds)' in text
-    # equal minutes: 29.0 against jitter's DetTTA 22.0 and its pyramid 20.0
-    assert 'tested with MMDetection DetTTAModel (3 scales x flip): +7.0 AP (22.0)' in text
-    assert '+9.0 AP (20.0)' in text
-    # equal AP: jitter's final 20.0 reached by SNIPER seed 0 at 5 of its 10 minutes
-    assert "reached MMDetection multi-scale jitter's final 20.0 AP after 5.0" in text
+    # equal minutes: 29.0 against jitter's DetTTA (22 + 23) / 2 and its pyramid (20 + 24) / 2,
+    # with the seed-by-seed differences (30 - 22, 28 - 23; 30 - 20, 28 - 24)
+    assert ('tested with MMDetection DetTTAModel (3 scales x flip): +6.5 AP '
+            '(22.5, mean of 2 seeds; per seed: +8.0, +5.0)') in text
+    assert '+7.0 AP (22.0, mean of 2 seeds; per seed: +10.0, +4.0)' in text
+    # equal AP, seed by seed: jitter's 20.0 reached by SNIPER seed 0 at 5 of its 10 minutes;
+    # jitter seed 1's 24.0 by SNIPER seed 1 at 5 + 6 / 10 * 5 = 8.0 minutes
+    assert "(seed 0, ranged pyramid): SNIPER reached MMDetection multi-scale jitter's final " \
+        "20.0 AP after 5.0" in text
+    assert "(seed 1, ranged pyramid): SNIPER reached MMDetection multi-scale jitter's final " \
+        "24.0 AP after 8.0 of its 10.0 minutes (0.80x" in text
     assert 'SNIP' not in text.replace('SNIPER', '')  # no SNIP arm ran: no SNIP claim
     table = ec.results_table(res).splitlines()
     assert [r.split('|')[1].strip() for r in table[2:]] == [
-        'MMDetection multi-scale jitter', 'SNIPER chips', 'SNIPER chips']
+        'MMDetection multi-scale jitter', 'MMDetection multi-scale jitter', 'SNIPER chips',
+        'SNIPER chips']
     inference = ec.inference_table(res)
     assert inference.count('\n') == 3  # header, rule, two seed-0 arms
     assert '| SNIPER chips | 25.0 / 24.0 / 0.50 | 27.0 / 26.0 / 0.50 | 30.0 / 29.0 / 0.50 |' \

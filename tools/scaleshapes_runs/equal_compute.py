@@ -333,6 +333,10 @@ def inference_table(res: Dict[str, Any]) -> str:
     return '\n'.join(rows)
 
 
+def _seeds(runs: Dict[str, Any]) -> List[int]:
+    return sorted({r['seed'] for r in runs.values()})
+
+
 def _ordered(res: Dict[str, Any]) -> List[str]:
     return sorted(res['runs'], key=lambda k: (list(ARMS).index(res['runs'][k]['arm']),
                                               res['runs'][k]['seed']))
@@ -355,20 +359,25 @@ def claims(res: Dict[str, Any]) -> str:
             continue
         o, vals = mean_over_seeds(res, other, test)
         mean = f', mean of {len(vals)} seeds' if len(vals) > 1 else ''
+        # the seed-by-seed differences show the scatter a mean hides
+        pairs = [(runs[f'sniper_seed{k}'], runs[f'{other}_seed{k}']) for k in _seeds(runs)
+                 if f'sniper_seed{k}' in runs and f'{other}_seed{k}' in runs]
+        per_seed = ('; per seed: ' + ', '.join(
+            f'{_ap(s, "pyramid") - _ap(b, test):+.1f}' for s, b in pairs)) if len(pairs) > 1 else ''
         lines.append(f'- at equal minutes, SNIPER - {ARMS[other].title} tested with '
-                     f'{TESTS[test][2]}: {sn - o:+.1f} AP ({o:.1f}{mean}).')
-    s0 = runs.get('sniper_seed0')
+                     f'{TESTS[test][2]}: {sn - o:+.1f} AP ({o:.1f}{mean}{per_seed}).')
     for other in ('jitter', 'snip', 'single_scale', 'pyramid'):
-        o0 = runs.get(f'{other}_seed0')
-        if not (s0 and o0):
-            continue
-        target = o0['curve'][-1]['metrics']['AP']
-        m = minutes_to_reach(s0['curve'], target)
-        when = (f'after {m:.1f} of its {s0["minutes"]:.1f} minutes ({m / o0["minutes"]:.2f}x '
-                f'the {o0["minutes"]:.1f} minutes {ARMS[other].title} trained)' if m is not None
-                else 'not within its budget')
-        lines.append(f'- at equal AP (seed 0, ranged pyramid): SNIPER reached '
-                     f'{ARMS[other].title}\'s final {target:.1f} AP {when}.')
+        for k in _seeds(runs):
+            s, o = runs.get(f'sniper_seed{k}'), runs.get(f'{other}_seed{k}')
+            if not (s and o):
+                continue
+            target = o['curve'][-1]['metrics']['AP']
+            m = minutes_to_reach(s['curve'], target)
+            when = (f'after {m:.1f} of its {s["minutes"]:.1f} minutes ({m / o["minutes"]:.2f}x '
+                    f'the {o["minutes"]:.1f} minutes {ARMS[other].title} trained)'
+                    if m is not None else 'not within its budget')
+            lines.append(f'- at equal AP (seed {k}, ranged pyramid): SNIPER reached '
+                         f'{ARMS[other].title}\'s final {target:.1f} AP {when}.')
     if 'snip' in have:
         ratio = res['pixels']['sniper'] * runs['sniper_seed0']['batch_size'] / (
             res['pixels']['snip'] * runs['snip_seed0']['batch_size']) \
