@@ -354,7 +354,7 @@ def claims(res: Dict[str, Any]) -> str:
     lines.append(f'- SNIPER, ranged pyramid: {sn:.1f} AP{seeds} after '
                  f'{res["minutes"]:g} training minutes.')
     for other, test in (('jitter', 'dettta'), ('jitter', 'pyramid'), ('single_scale', 'single'),
-                        ('snip', 'pyramid'), ('pyramid', 'pyramid')):
+                        ('single_scale', 'pyramid'), ('snip', 'pyramid'), ('pyramid', 'pyramid')):
         if other not in have:
             continue
         o, vals = mean_over_seeds(res, other, test)
