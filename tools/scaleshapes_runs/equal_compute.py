@@ -333,8 +333,11 @@ def inference_table(res: Dict[str, Any]) -> str:
     return '\n'.join(rows)
 
 
-def _seeds(runs: Dict[str, Any]) -> List[int]:
-    return sorted({r['seed'] for r in runs.values()})
+def _seed_pairs(runs: Dict[str, Any], other: str) -> List[Tuple[int, dict, dict]]:
+    """``(seed, SNIPER's run, other's run)`` for every seed both arms trained."""
+    seeds = sorted({r['seed'] for r in runs.values()})
+    return [(k, runs[f'sniper_seed{k}'], runs[f'{other}_seed{k}']) for k in seeds
+            if f'sniper_seed{k}' in runs and f'{other}_seed{k}' in runs]
 
 
 def _ordered(res: Dict[str, Any]) -> List[str]:
@@ -360,17 +363,14 @@ def claims(res: Dict[str, Any]) -> str:
         o, vals = mean_over_seeds(res, other, test)
         mean = f', mean of {len(vals)} seeds' if len(vals) > 1 else ''
         # the seed-by-seed differences show the scatter a mean hides
-        pairs = [(runs[f'sniper_seed{k}'], runs[f'{other}_seed{k}']) for k in _seeds(runs)
-                 if f'sniper_seed{k}' in runs and f'{other}_seed{k}' in runs]
+        pairs = _seed_pairs(runs, other)
         per_seed = ('; per seed: ' + ', '.join(
-            f'{_ap(s, "pyramid") - _ap(b, test):+.1f}' for s, b in pairs)) if len(pairs) > 1 else ''
+            f'{_ap(s, "pyramid") - _ap(b, test):+.1f}' for _, s, b in pairs)) \
+            if len(pairs) > 1 else ''
         lines.append(f'- at equal minutes, SNIPER - {ARMS[other].title} tested with '
                      f'{TESTS[test][2]}: {sn - o:+.1f} AP ({o:.1f}{mean}{per_seed}).')
     for other in ('jitter', 'snip', 'single_scale', 'pyramid'):
-        for k in _seeds(runs):
-            s, o = runs.get(f'sniper_seed{k}'), runs.get(f'{other}_seed{k}')
-            if not (s and o):
-                continue
+        for k, s, o in _seed_pairs(runs, other):
             target = o['curve'][-1]['metrics']['AP']
             m = minutes_to_reach(s['curve'], target)
             when = (f'after {m:.1f} of its {s["minutes"]:.1f} minutes ({m / o["minutes"]:.2f}x '
