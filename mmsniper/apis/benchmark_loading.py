@@ -13,7 +13,9 @@ Files (generated in a temporary folder, all the same synthetic picture per size)
 :func:`~mmsniper.apis.convert_large_images.convert_large_images` makes of the JPEG.
 
 Levels: chip scales ``1, 1/2, 1/4, ...`` while a 512 chip does not hold the whole scaled
-image, then the scale at which it does (``512 / long side``). Each (size, file, path) runs
+image, then the scale at which it does (``512 / long side``, read from the pyramid's fit
+level), and SNIPER's default training scales for the image (not powers of 2: resampled
+from a level; ``sniper=False`` leaves them out). Each (size, file, path) runs
 in a forked worker (single-threaded OpenCV, as mmengine sets data-loader workers) that
 reports chips per second per level, the mean and PSNR of its chips' difference from the
 old path's chips of the same tickets, and its peak resident memory: the increase over the
@@ -96,16 +98,30 @@ def synthetic_image(w: int, h: int, seed: int = 0, strip: int = 1024) -> np.ndar
     return out
 
 
-def levels(size: tuple[int, int], chip: int = CHIP) -> list[float]:
+def levels(size: tuple[int, int], chip: int = CHIP, sniper: bool = True) -> list[float]:
     """Chip scales ``1, 1/2, ...`` while a chip does not hold the whole scaled image,
-    then the one at which it does (``chip / long side``)."""
+    then the one at which it does (``chip / long side``); with ``sniper``, also SNIPER's
+    default training scales for this image (:func:`sniper_scales`), finest first."""
     long_side = max(size)
     out, s = [], 1.0
     while long_side * s > chip:
         out.append(s)
         s /= 2
     out.append(min(1.0, chip / long_side))
+    if sniper:
+        out += sniper_scales(size)
     return sorted(set(out), reverse=True)
+
+
+def sniper_scales(size: tuple[int, int]) -> list[float]:
+    """The factors below 1 of ``SniperSettings()``'s default training scales for a ``(W,
+    H)`` image (``(1400, 2000)``, ``(800, 1280)``, ``(-1, 512)``): not powers of 2, so
+    their chips are resampled from a level (the last one is ``chip / long side``). Factors
+    of 1 or more read full resolution, as scale 1 does."""
+    from ..chips.scales import scale_factors
+    from ..chips.settings import SniperSettings
+
+    return [float(f) for f in scale_factors(size, SniperSettings().scales) if f < 1]
 
 
 def tickets(size: tuple[int, int], scale: float, n: int, seed: int) -> list:
@@ -136,6 +152,7 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
         dict: ``{format: path}``.
     """
     from ..imagefiles import write_pyramid
+    from ..imagefiles.tiff import fit_level_size
     from .convert_large_images import _jpeg_encoding
 
     w, h = size
@@ -143,7 +160,7 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
     jpg = stem + '.jpg'
     want = {'jpeg': jpg, 'png': stem + '.png', 'tiff': stem + '.tif',
             RAW_LEVELS: stem + '.rawlevels.tif'}
-    tag = stem + f'.q{level_quality}-{level_subsampling}-seed{seed}'  # what the files are
+    tag = stem + f'.q{level_quality}-{level_subsampling}-seed{seed}-fit'  # what they are
     if osp.exists(tag) and all(osp.exists(want[f]) for f in formats):
         return {f: want[f] for f in formats}  # made before in this folder (--dir)
     if osp.exists(tag):
@@ -170,6 +187,7 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
         write_pyramid(src, paths[fmt], quality=q or 90, subsampling=sampling,
                       level_quality=level_quality, level_subsampling=level_subsampling,
                       level_compression=level_compression,
+                      fit_size=fit_level_size(size, CHIP),  # as the converter's default
                       description=dict(source=osp.basename(jpg), source_size=st.st_size,
                                        source_mtime_ns=st.st_mtime_ns))
     open(tag, 'w').close()
@@ -194,14 +212,17 @@ def _worker(job: dict) -> dict:
 
     cv2.setNumThreads(0)  # as mmengine sets data-loader workers: one thread
     start_rss = _rss_mb()
-    loader = LoadImageFromFile() if job['path'] == 'old' else LoadChipWindow()
+    loader = LoadImageFromFile() if job['path'] == 'old' else \
+        LoadChipWindow(oversample=job.get('oversample', 1))
     cut = ChipGenerator()
     size = tuple(job['size'])
     rows = []
-    for li, scale in enumerate(job['levels']):
+    for scale in job['levels']:
         chips, times = [], []
         t_level = time.perf_counter()
-        for ticket in tickets(size, scale, job['max_chips'], seed=1000 * li + 7):
+        # seeded by the scale: the old and new paths cut the same chips whatever levels
+        # each measures (a huge image's old path measures fewer)
+        for ticket in tickets(size, scale, job['max_chips'], seed=round(scale * 1e6) + 7):
             results = dict(img_path=job['file'], width=size[0], height=size[1], chip=ticket,
                            gt_bboxes=HorizontalBoxes(np.zeros((0, 4), np.float32)),
                            gt_bboxes_labels=np.zeros(0, np.int64),
@@ -237,6 +258,7 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
                   formats: Sequence[str] = FORMATS, max_chips: int = 20,
                   min_seconds: float = 1.0, all_levels: bool = False,
                   level_quality: int = 95, level_subsampling: str = '444',
+                  sniper: bool = True, oversample: int = 1,
                   progress: Optional[Any] = print) -> dict:
     """Generate the files and measure every (size, file, path, level).
 
@@ -251,6 +273,9 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
         all_levels (bool): measure every level of huge images on the old path too.
         level_quality, level_subsampling: the pyramid's reduced levels (as the
             converter's options).
+        sniper (bool): also cut chips at SNIPER's default training scales
+            (:func:`sniper_scales`).
+        oversample (int): the new path's ``LoadChipWindow(oversample=...)``.
         progress (callable | None): called with a line per step.
 
     Returns:
@@ -271,7 +296,7 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
         paths = _in_child(_make_files_job, (folder, size, tuple(formats), 0, level_quality,
                                             level_subsampling))
         say(f'{size[0]}x{size[1]}: files written in {time.perf_counter() - t:.1f} s')
-        lv = levels(size)
+        lv = levels(size, sniper=sniper)
         huge = size[0] * size[1] >= HUGE_PIXELS
         tiff_old = None  # the tiff file's old-path chips, per level
         for fmt in formats:
@@ -281,11 +306,13 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
                     old = tiff_old  # same level 0, same decode: measured once
                     continue
                 whole = path == 'old' or fmt == 'png'  # decodes the whole file per chip
-                use = [lv[0], lv[-1]] if huge and whole and not all_levels and \
-                    len(lv) > 2 else lv
+                # a huge image's whole decodes: the finest and coarsest level, and SNIPER's
+                # scales (their chips' differences are the fidelity evidence)
+                use = sorted({lv[0], lv[-1], *(sniper_scales(size) if sniper else [])},
+                             reverse=True) if huge and whole and not all_levels else lv
                 job = dict(size=size, format=fmt, path=path, file=paths[fmt], levels=use,
                            max_chips=1 if huge and whole else max_chips, min_chips=1,
-                           min_seconds=min_seconds, keep_chips=2)
+                           min_seconds=min_seconds, keep_chips=2, oversample=oversample)
                 t = time.perf_counter()
                 res = _in_child(_worker, job)
                 say(f'  {fmt} {path}: {time.perf_counter() - t:.1f} s, peak RSS '
@@ -320,9 +347,10 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
             f'{ref[0]["rows"][0]["ms"]:.2f})')
         repeat = repeat['rows'][0]['ms']
     return dict(sizes=[list(s) for s in sizes], formats=list(formats), jobs=jobs,
-                reference_repeat_ms=repeat,
+                reference_repeat_ms=repeat, sniper_scales={
+                    f'{w}x{h}': sniper_scales((w, h)) for w, h in sizes} if sniper else {},
                 level_quality=level_quality, level_subsampling=level_subsampling,
-                seconds=time.perf_counter() - t0, cpu_count=os.cpu_count(),
+                oversample=oversample, seconds=time.perf_counter() - t0, cpu_count=os.cpu_count(),
                 load_average=list(os.getloadavg()))
 
 
@@ -338,13 +366,18 @@ def format_table(result: dict) -> str:
         first = base_ms
         if result.get('reference_repeat_ms'):
             base_ms = min(base_ms, result['reference_repeat_ms'])
+        if result.get('oversample', 1) > 1:
+            lines.append(f'New path: LoadChipWindow(oversample={result["oversample"]}).\n')
         lines.append(f'Reference: a 512x512 chip of a 640x480 JPEG on the old path costs '
                      f'{base_ms:.2f} ms (scale 1; the lower of {first:.2f} ms at the start '
                      f'and {result.get("reference_repeat_ms") or first:.2f} ms at the end).\n')
+    lines.append('Scales marked * are SNIPER\'s default training scales for the image; level '
+                 '"fit" is the pyramid\'s fit level (the whole image resized to one chip).\n')
     lines += ['| image | file | scale | level k | old ms/chip | new ms/chip | old/new | '
               'new vs 640x480 JPEG | new vs old chip: mean abs diff, PSNR |',
               '|---|---|---|---|---|---|---|---|---|']
     from ..imagefiles import level_factor
+    from ..imagefiles.tiff import fit_level_size
 
     for size in result['sizes']:
         size = tuple(size)
@@ -357,14 +390,20 @@ def format_table(result: dict) -> str:
             old_rows = {r['scale']: r for r in (old or {}).get('rows', [])}
             factors = (1, 2, 4, 8) if fmt == 'jpeg' else (1,) if fmt == 'png' else \
                 (1, 2, 4, 8, 16, 32, 64, 128)
+            marked = result.get('sniper_scales', {}).get(f'{size[0]}x{size[1]}', [])
+            fit = fit_level_size(size, CHIP) if fmt in ('tiff', RAW_LEVELS) else None
             for r in new['rows']:
                 o = old_rows.get(r['scale'])
                 k = level_factor(r['scale'], factors)
+                if fit is not None and r['scale'] == CHIP / max(size):
+                    k = 'fit'
                 diff = ('0 (identical)' if r.get('mad') == 0.0 else
                         f'{r["mad"]:.2f}, {r["psnr"]:.1f} dB' if r.get('mad') is not None
                         else '-')
                 lines.append(
-                    f'| {size[0]}x{size[1]} | {fmt} | {r["scale"]:.4g} | {k} | '
+                    f'| {size[0]}x{size[1]} | {fmt} | {r["scale"]:.4g}'
+                    + ('*' if any(abs(r['scale'] - m) < 1e-12 for m in marked) else '')
+                    + f' | {k} | '
                     + (f'{o["ms"]:.1f}' if o else '-') + f' | {r["ms"]:.1f} | '
                     + (f'{o["ms"] / r["ms"]:.1f}x' if o else '-') + ' | '
                     + (f'{r["ms"] / base_ms:.2f}x' if base_ms else '-') + f' | {diff} |')

@@ -7,7 +7,8 @@ decoded as ``LoadImageFromFile`` decodes it (OpenCV, 8-bit BGR, EXIF orientation
 and written as ``OUT_DIR/<file_name>.tif`` (:func:`mmsniper.imagefiles.write_pyramid`):
 levels 1, 2, 4, ... in 256x256 JPEG tiles, so that
 :class:`~mmsniper.datasets.LoadChipWindow` reads only the tiles a chip needs at the level
-it needs. Smaller images stay as they are (a whole decode costs them little).
+it needs, and the fit level (the image resized to fit one chip: SNIPER's coarsest chip,
+read as it is). Smaller images stay as they are (a whole decode costs them little).
 
 What it writes:
 
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..annotations import size_mismatch
+from ..chips.settings import SniperSettings
 from ..imagefiles import (
     MAX_IMAGE_PIXELS,
     ImageFileError,
@@ -44,11 +46,14 @@ from ..imagefiles import (
     write_pyramid,
 )
 from ..imagefiles.reader import _read_bytes, jpeg_quality, pil_pixel_limit_lifted
+from ..imagefiles.tiff import fit_level_size
 
 MANIFEST = 'manifest.json'
 #: Images with at most this many pixels are kept as they are: 4 chips of 512x512. Below
 #: it a whole decode costs less than twice the tiles one chip reads (docs/large_images.md).
 DEFAULT_MIN_PIXELS = 4 * 512 * 512
+#: The fit level's chip size: SniperSettings' default ``chip_size`` (512).
+DEFAULT_FIT_CHIP = SniperSettings.chip_size
 #: Quality of full-resolution tiles for sources that are not JPEG (or whose quality
 #: cannot be read from their tables).
 DEFAULT_QUALITY = 95
@@ -92,10 +97,12 @@ class ConversionSummary:
 
 
 def _settings(tile: int, compression: str, quality: Optional[int], level_quality: int,
-              level_subsampling: str = '444', level_compression: Optional[str] = None) -> dict:
+              level_subsampling: str = '444', level_compression: Optional[str] = None,
+              fit_chip: Optional[int] = DEFAULT_FIT_CHIP) -> dict:
     out = dict(tile=int(tile), compression=compression,
                quality=None if quality is None else int(quality),
-               level_quality=int(level_quality), level_subsampling=level_subsampling)
+               level_quality=int(level_quality), level_subsampling=level_subsampling,
+               fit_chip=int(fit_chip or 0))
     if level_compression is not None:  # absent by default: older pyramids stay current
         out['level_compression'] = level_compression
     return out
@@ -171,6 +178,8 @@ def _convert_one(task: tuple) -> dict:
                       level_quality=settings['level_quality'], subsampling=sampling,
                       level_subsampling=settings['level_subsampling'],
                       level_compression=settings.get('level_compression'),
+                      fit_size=fit_level_size((w, h), settings['fit_chip'])
+                      if settings['fit_chip'] else None,
                       description=dict(source=osp.relpath(src, osp.dirname(out_path)),
                                        source_size=st.st_size,
                                        source_mtime_ns=st.st_mtime_ns,
@@ -195,7 +204,8 @@ def convert_large_images(ann_file: str, img_dir: str, out_dir: Optional[str] = N
                          min_pixels: int = DEFAULT_MIN_PIXELS, tile: int = 256,
                          compression: str = 'jpeg', quality: Optional[int] = None,
                          level_quality: int = 95, level_subsampling: str = '444',
-                         level_compression: Optional[str] = None, skip_bad: bool = False,
+                         level_compression: Optional[str] = None,
+                         fit_chip: Optional[int] = DEFAULT_FIT_CHIP, skip_bad: bool = False,
                          max_image_pixels: Optional[int] = MAX_IMAGE_PIXELS,
                          progress: bool = True) -> ConversionSummary:
     """Convert a COCO-style data set's large images to tiled pyramids (resumable).
@@ -225,6 +235,12 @@ def convert_large_images(ann_file: str, img_dir: str, out_dir: Optional[str] = N
         level_compression (str, optional): the reduced levels' compression when not
             ``compression``'s; ``'none'``: raw, faster to read, as large as the pixels
             (docs/large_images.md). Default: ``compression``.
+        fit_chip (int | None): the chip size of the training config: each pyramid also
+            stores the whole image resized to fit one such chip (``fit_chip / long
+            side``, SNIPER's coarsest scale), so that chip is read as it is instead of
+            being resampled from a factor-2 level (docs/large_images.md: 2.5-4.4 grey
+            levels from the decode-crop-resize chip otherwise). None or 0: no fit level.
+            Default 512.
         skip_bad (bool): skip (and count) unreadable, truncated, corrupt or wrongly sized
             images instead of stopping at the first one; they keep their old
             ``file_name``. Default False.
@@ -250,8 +266,10 @@ def convert_large_images(ann_file: str, img_dir: str, out_dir: Optional[str] = N
         raise ValueError(f'out_ann: {out_ann} is the input annotation file; write another')
     if nproc < 1:
         raise ValueError(f'nproc: expected >= 1, got {nproc}')
+    if fit_chip is not None and (isinstance(fit_chip, bool) or int(fit_chip) < 0):
+        raise ValueError(f'fit_chip: expected a chip size (int > 0) or 0/None, got {fit_chip!r}')
     settings = _settings(tile, compression, quality, level_quality, level_subsampling,
-                         level_compression)
+                         level_compression, fit_chip)
     with open(ann_file) as f:
         coco = json.load(f)
     images = coco.get('images')

@@ -10,7 +10,9 @@ The interface with :class:`~mmsniper.datasets.ChipGenerator` (both sides use
 - ``results['img']`` holds LEVEL pixels of a window, ``results['img_window'] = (x0, y0, k)``
   says where: the array's pixel ``(i, j)`` covers ORIGINAL ``[x0 + j*k, x0 + (j+1)*k) x
   [y0 + i*k, y0 + (i+1)*k)``. ``ChipGenerator`` cuts the chip from it as it would from the
-  whole image, reading its crop at ``k``;
+  whole image, reading its crop at ``k``; ``(0, 0, 'fit')``: ``img`` is the whole image
+  resized to the chip's own size (a pyramid's fit level), which ``ChipGenerator`` cuts as
+  its own resize;
 - ``results['ori_shape']`` is the FILE's full ``(H, W)`` (from its header, EXIF
   orientation applied), which ``ChipGenerator`` checks against the annotated
   ``height``/``width``;
@@ -42,6 +44,7 @@ from ..imagefiles import (
 )
 from ..imagefiles.reader import StaleImageError, limit_heap_growth
 from ..imagefiles.tiff import TiffFormatError
+from ..imagefiles.windows import reads_fit_level
 from .tickets import ChipTicket
 
 #: One cache per process (data-loader workers each get their own after the fork).
@@ -59,6 +62,9 @@ class LoadChipWindow(BaseTransform):
     - a tiled pyramid written by ``tools/dataset_converters/convert_large_images.py``:
       only the tiles under the window, from the level with factor ``k = 2^i <= 1 /
       scale`` -- a chip costs about what its own pixels cost, whatever the image's size;
+      SNIPER's coarsest chip (the whole image at ``chip / long side``) from the pyramid's
+      fit level when it has one (the whole image resized to that chip, as ChipGenerator
+      would resize it);
     - a JPEG: decoded whole, at 1/2, 1/4 or 1/8 of its size when the chip's scale allows
       (``reduced_jpeg``; libjpeg's DCT scaling), then cut;
     - anything else: decoded whole, then cut (what ``LoadImageFromFile`` costs).
@@ -86,8 +92,9 @@ class LoadChipWindow(BaseTransform):
 
     Added Keys:
 
-    - img_window (tuple[int, int, int]): ``(x0, y0, k)``: ``img`` is level ``k`` from
-      ORIGINAL ``(x0, y0)`` on (only with a ticket)
+    - img_window (tuple): ``(x0, y0, k)``: ``img`` is level ``k`` from ORIGINAL ``(x0, y0)``
+      on; or ``(0, 0, 'fit')``: ``img`` is the whole image already resized to the chip's
+      size (a pyramid's fit level; SCALED pixels). Only with a ticket.
 
     Args:
         reduced_jpeg (bool): decode JPEGs at 1/2, 1/4, 1/8 when the chip's scale allows.
@@ -103,11 +110,23 @@ class LoadChipWindow(BaseTransform):
             transform returns None) instead of stopping the run. A pyramid older than its
             source still stops it (that is a stale conversion, not a bad image). Default
             False.
+        oversample (int): 1, 2 or 4: read the level for ``oversample x`` the chip's scale,
+            i.e. ``log2(oversample)`` levels finer than needed, which ``ChipGenerator``
+            low-passes before the bilinear pass
+            (:func:`~mmsniper.imagefiles.windows.prefilter_for_scale`). With 2, chips
+            from a pyramid are within 1.5 grey levels of the decode-crop-resize chip at
+            every level we measured (1 to 2.4 with 1), for 1.3-5x the time per chip
+            (docs/large_images.md, "Fidelity"). SNIPER's coarsest chip comes from the
+            pyramid's fit level either way. Default 1.
     """
 
     def __init__(self, reduced_jpeg: bool = True,
                  max_image_pixels: Optional[int] = MAX_IMAGE_PIXELS,
-                 backend_args: Optional[dict] = None, skip_bad: bool = False) -> None:
+                 backend_args: Optional[dict] = None, skip_bad: bool = False,
+                 oversample: int = 1) -> None:
+        if oversample not in (1, 2, 4) or isinstance(oversample, bool):
+            raise ValueError(f'LoadChipWindow: oversample must be 1, 2 or 4, got {oversample!r}')
+        self.oversample = int(oversample)
         self.skip_bad = bool(skip_bad)
         self.reduced_jpeg = bool(reduced_jpeg)
         if max_image_pixels is not None and (isinstance(max_image_pixels, bool) or
@@ -160,8 +179,13 @@ class LoadChipWindow(BaseTransform):
                                 path, results.get('img_id'))
         if problem:
             raise ValueError(f'LoadChipWindow: {problem}')
-        if ticket is not None:
-            k = level_factor(ticket.chip.scale, src.factors) if img is None else 1
+        if ticket is not None and img is None and \
+                reads_fit_level(ticket.chip.box, ticket.chip.scale, (W, H), src.fit_size):
+            img = src.read_fit()
+            results['img_window'] = (0, 0, 'fit')
+        elif ticket is not None:
+            k = 1 if img is not None else \
+                level_factor(ticket.chip.scale * self.oversample, src.factors)
             win = crop_window(ticket.chip.box, (W, H), k)
             if img is None:
                 img = src.read(win, k)
@@ -177,7 +201,7 @@ class LoadChipWindow(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(reduced_jpeg={self.reduced_jpeg}, '
                 f'max_image_pixels={self.max_image_pixels}, backend_args={self.backend_args}, '
-                f'skip_bad={self.skip_bad})')
+                f'skip_bad={self.skip_bad}, oversample={self.oversample})')
 
 
 #: Test-time: files with more pixels are left on disk and read by window (16.7 MP).

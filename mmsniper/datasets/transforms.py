@@ -30,7 +30,7 @@ from ..chips import (
     scaled_image_size,
 )
 from ..chips.masks import map_polygons
-from ..imagefiles.windows import crop_window, level_slice, shrink_for_scale
+from ..imagefiles.windows import crop_window, level_slice, prefilter_for_scale
 from .tickets import ChipTicket
 
 #: Meta keys PackDetInputs must keep for SNIPER's model parts (range-aware RoI head).
@@ -83,9 +83,16 @@ def _cut_plane(img: np.ndarray, g: dict, chip_size: int, pad_val: Any,
     """Crop ``img`` (ORIGINAL, ``[H, W(, C)]``) to the window ``g``, resize only that,
     cut the chip's part and pad it to ``chip_size x chip_size`` at the bottom/right.
     ``as_float``: resample (and return) float32, e.g. a 0/1 mask as coverage fractions.
-    ``origin``: ``(x0, y0, k)`` when ``img`` is a window read at factor ``k``
-    (``img_window``, see :class:`~mmsniper.datasets.LoadChipWindow`)."""
+    ``origin``: ``(x0, y0, k)`` when ``img`` is a window read at factor ``k``, ``(0, 0,
+    'fit')`` when it is already the resized window (``img_window``, see
+    :class:`~mmsniper.datasets.LoadChipWindow`)."""
     win = (g['ox1'], g['oy1'], g['ox2'], g['oy2'])
+    if origin[2] == 'fit':  # the pyramid's fit level: the resize below, done at conversion
+        if img.shape[:2] != (g['nh'], g['nw']):
+            raise ValueError(f"ChipGenerator: the loaded fit level is {img.shape[1]}x"
+                             f"{img.shape[0]} pixels, but the chip resizes ORIGINAL {win} to "
+                             f"{g['nw']}x{g['nh']}")
+        return _pad_part(img, g, chip_size, pad_val)
     x0, y0, k = (int(v) for v in origin)
     rows, cols = level_slice(win, origin)  # LEVEL pixels of the window in img
     if rows.start < 0 or cols.start < 0 or rows.stop > img.shape[0] or \
@@ -100,8 +107,13 @@ def _cut_plane(img: np.ndarray, g: dict, chip_size: int, pad_val: Any,
         crop = crop.astype(np.float32)  # the window only, never the full image
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(crop, (g['nw'], g['nh']), interpolation=interp)
+    return _pad_part(resized, g, chip_size, pad_val)
+
+
+def _pad_part(resized: np.ndarray, g: dict, chip_size: int, pad_val: Any) -> np.ndarray:
+    """The chip's part of the resized window ``g``, padded to ``chip_size`` square."""
     part = resized[g['dy']:g['dy'] + g['ch'], g['dx']:g['dx'] + g['cw']]
-    out = np.full((chip_size, chip_size) + img.shape[2:], pad_val, dtype=crop.dtype)
+    out = np.full((chip_size, chip_size) + resized.shape[2:], pad_val, dtype=resized.dtype)
     out[:part.shape[0], :part.shape[1]] = part
     return out
 
@@ -115,13 +127,14 @@ def _cut_level(img: np.ndarray, g: dict, chip_size: int, pad_val: Any,
     as ``cv2.resize`` places it), i.e. level pixel ``(ox1 - x0 + (X + 0.5) / sx) / k -
     0.5``; the chip's part ``X >= dx`` is sampled there bilinearly in one pass. The
     loader reads the level with ``k * scale <= 1 < 2 k * scale`` where the file has it, so
-    the remaining downscale is under 2x; where it has not (a JPEG decodes at 1/8 at most),
-    :func:`~mmsniper.imagefiles.windows.shrink_for_scale` averages blocks first
-    (docs/large_images.md gives the differences from INTER_AREA on ORIGINAL).
+    the remaining downscale is under 2x; where it is 2x or more (``LoadChipWindow(
+    oversample=2)``, or a JPEG, which decodes at 1/8 at most), the level is low-passed
+    first (:func:`~mmsniper.imagefiles.windows.prefilter_for_scale`; docs/large_images.md
+    gives the differences from INTER_AREA on ORIGINAL).
     """
     x0, y0, k = origin
     sx, sy = g['affine'][:2]
-    img, k = shrink_for_scale(img, k, max(sx, sy))
+    img = prefilter_for_scale(img, k, (sx, sy))
     ph, pw = min(g['ch'], g['nh'] - g['dy']), min(g['cw'], g['nw'] - g['dx'])
     m = np.array([[1 / (sx * k), 0, (g['ox1'] - x0 + (g['dx'] + 0.5) / sx) / k - 0.5],
                   [0, 1 / (sy * k), (g['oy1'] - y0 + (g['dy'] + 0.5) / sy) / k - 0.5]])
@@ -172,8 +185,9 @@ class ChipGenerator(BaseTransform):
 
     - img (ndarray[H, W, C]): the ORIGINAL image, as decoded (EXIF orientation applied),
       or a window of it read at a coarser level (``img_window``)
-    - img_window (tuple[int, int, int], optional): ``(x0, y0, k)``: ``img`` holds level
-      ``k`` (ORIGINAL / k) from ORIGINAL ``(x0, y0)`` on, at least the chip's window
+    - img_window (tuple, optional): ``(x0, y0, k)``: ``img`` holds level ``k`` (ORIGINAL /
+      k) from ORIGINAL ``(x0, y0)`` on, at least the chip's window; or ``(0, 0, 'fit')``:
+      ``img`` is the whole image resized to the chip's size, a pyramid's fit level
       (:class:`~mmsniper.datasets.LoadChipWindow`); removed once the chip is cut
     - ori_shape (tuple): with ``img_window``, the whole file's ``(H, W)``, checked
       against width/height

@@ -188,6 +188,8 @@ class ImageSource:
         factors (tuple[int, ...]): the factors :meth:`read` can give (1 first).
         stat (tuple[int, int]): ``(size, mtime_ns)`` of the file when opened.
         orientation (int): a JPEG's EXIF orientation (1: none; other kinds 1).
+        fit_size (tuple[int, int] | None): a pyramid's fit level, ``(w, h)`` SCALED pixels
+            (:meth:`read_fit`); None for other files and pyramids without one.
     """
 
     def __init__(self, path: str, kind: str, size: Optional[tuple[int, int]],
@@ -200,6 +202,7 @@ class ImageSource:
         self.stat = stat
         self._pyramid = pyramid
         self._source = source
+        self.fit_size = None if pyramid is None else pyramid.fit_size
 
     def check_source(self) -> None:
         """Raise :class:`StaleImageError` when a pyramid's source file exists and differs
@@ -256,6 +259,17 @@ class ImageSource:
                              f'image with a corner on the factor-{factor} grid')
         k = factor
         return np.ascontiguousarray(img[y1 // k:-(-y2 // k), x1 // k:-(-x2 // k)])
+
+    def read_fit(self) -> np.ndarray:
+        """A pyramid's fit level: ``ndarray[h, w, 3]`` uint8 BGR, ``(w, h) = fit_size``, the
+        whole image resized with OpenCV's area average
+        (:func:`~mmsniper.imagefiles.write_pyramid`)."""
+        if self._pyramid is None or self.fit_size is None:
+            raise ValueError(f'{self.path}: no fit level')
+        try:
+            return self._pyramid.read_fit()
+        except TiffFormatError as e:
+            raise ImageFileError(self.path, str(e).split(': ', 1)[-1]) from e
 
     def hold(self, factor: int = 1) -> HeldLevel:
         """The whole image at ``factor``, decoded once to cut many windows from (the

@@ -5,7 +5,11 @@ flagged ``NewSubfileType = 1``, as Cloud-Optimized GeoTIFF overviews are), each 
 ``tile x tile`` tiles. Level ``k`` has ``ceil(W / k) x ceil(H / k)`` pixels and its pixel
 ``(i, j)`` is the mean of ORIGINAL pixels ``[j*k, (j+1)*k) x [i*k, (i+1)*k)`` (the image's
 border replicated where that runs past it). The coarsest level is the first whose long
-side fits in one tile.
+side fits in one tile. A file may also hold a **fit level** after those (``fit_size`` in the
+description): the whole image resized with OpenCV's area average to the size at which it
+fits one chip, uncompressed, exactly as ``ChipGenerator`` resizes that chip's window, so
+SNIPER's coarsest chip (the whole image at ``chip / long side``) is read as it is
+(docs/large_images.md: the factor-2 levels cannot give that chip within 2 grey levels).
 
 Tiles are JPEG (one complete JFIF stream per tile, ``Photometric = YCbCr``, 4:4:4 or 4:2:0, as
 TIFF Technical Note 2 allows), Deflate or uncompressed (both ``RGB``), 8 bits, 3 samples.
@@ -137,7 +141,8 @@ def _pack_ifd(f: Any, entries: list, next_pos: int = 0) -> tuple[int, int]:
 def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str = 'jpeg',
                   quality: int = 90, level_quality: int = 95, subsampling: str = '444',
                   level_subsampling: str = '444', description: Optional[dict] = None,
-                  level_compression: Optional[str] = None) -> dict:
+                  level_compression: Optional[str] = None,
+                  fit_size: Optional[Sequence[int]] = None) -> dict:
     """Write ``img`` as a tiled pyramidal BigTIFF.
 
     Memory: the image plus its next level (the tiles are encoded and written one by one).
@@ -164,10 +169,17 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
             ``compression``'s: ``'none'`` keeps them raw, faster to read and as large as
             their pixels (``W * H`` bytes for all reduced levels together;
             docs/large_images.md).
+        fit_size (tuple[int, int], optional): ``(w, h)`` SCALED pixels: also store the
+            fit level, ``cv2.resize(img, fit_size, interpolation=cv2.INTER_AREA)`` (the
+            chip of the whole image at ``scale = chip / long side`` is that resize,
+            :func:`fit_level_size`), always uncompressed (``3 * w * h`` bytes, 0.6-0.8 MB
+            for a 512 chip: a JPEG of it would differ from the chip by ~1.5 grey levels
+            on our test picture). Each side at most the image's. None (default): none.
 
     Returns:
         dict: the description written (``mmsniper_pyramid``, ``width``, ``height``,
-        ``factors``, ``tile``, ``compression``, ``quality`` and ``description``'s keys).
+        ``factors``, ``tile``, ``compression``, ``quality``, ``fit_size`` when given, and
+        ``description``'s keys).
     """
     comps = (compression, level_compression or compression)  # level 0, reduced levels
     for name, v in zip(('compression', 'level_compression'), comps):
@@ -180,6 +192,13 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
                          f'{img.dtype} {img.shape}')
     h, w = img.shape[:2]
     n = level_count((w, h), tile)
+    fit = None
+    if fit_size is not None:
+        fw, fh = (int(v) for v in fit_size)
+        if not (0 < fw <= w and 0 < fh <= h) or (fw, fh) == (w, h):
+            raise ValueError(f'fit_size: expected (w, h) with 0 < w <= {w}, 0 < h <= {h} and '
+                             f'smaller than the image, got {tuple(fit_size)}')
+        fit = cv2.resize(img, (fw, fh), interpolation=cv2.INTER_AREA)
     desc = dict(description or {})
     for name, v in (('subsampling', subsampling), ('level_subsampling', level_subsampling)):
         if v not in ('444', '420'):
@@ -196,16 +215,21 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
                              for c, q in zip(comps, (quality, level_quality))],
                     subsampling=[v if c == 'jpeg' else None
                                  for c, v in zip(comps, (subsampling, level_subsampling))])
+    if fit is not None:
+        desc['fit_size'] = [fit.shape[1], fit.shape[0]]
+    stored = n + (fit is not None)  # the factor-2 levels, then the fit level
     with open(path, 'wb') as f:
         f.write(b'II' + struct.pack('<HHHQ', 43, 8, 0, 0))  # BigTIFF, first IFD patched
         prev_pointer = 8
         level = img
-        for i in range(n):
+        for i in range(stored):
+            if i == n:
+                level = fit
             lh, lw = level.shape[:2]
             offsets, counts = [], []
             sub420 = (subsampling if i == 0 else level_subsampling) == '420'
             q = quality if i == 0 else level_quality
-            comp = comps[min(i, 1)]
+            comp = 'none' if i == n else comps[min(i, 1)]
             for data in _tiles(level, tile, comp, q, sub420):
                 offsets.append(f.tell())
                 counts.append(len(data))
@@ -235,6 +259,23 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
             if i + 1 < n:
                 level = halve(level)
     return desc
+
+
+def fit_level_size(image_size: tuple[int, int], chip_size: int = 512) -> Optional[tuple[int, int]]:
+    """The size of the fit level of a ``(W, H)`` image: the image resized by ``s = chip_size
+    / max(W, H)`` (SNIPER's coarsest scale, ``(-1, chip_size)``), whole pixels rounded as
+    :func:`mmsniper.chips.scales.scaled_image_size` rounds them, which is the size
+    ``ChipGenerator`` resizes that chip's ORIGINAL window (the whole image) to.
+
+    Returns:
+        tuple[int, int] | None: ``(w, h)`` SCALED pixels; None when the image already fits
+        (``max(W, H) <= chip_size``: its chips are read from level 0).
+    """
+    w, h = (int(v) for v in image_size)
+    if max(w, h) <= int(chip_size):
+        return None
+    s = int(chip_size) / max(w, h)
+    return max(1, math.floor(w * s + 0.5)), max(1, math.floor(h * s + 0.5))
 
 
 class _Level(NamedTuple):
@@ -342,7 +383,7 @@ class TiledPyramid:
             big, (first,) = False, struct.unpack(endian + 'I', head[4:8])
         else:
             raise TiffFormatError(f'{self.path}: not a TIFF file')
-        levels: list[_Level] = []
+        levels: list[_Level] = []  # the factor-2 levels, then the fit level if any
         pos, desc = first, None
         while pos and len(levels) < 64:
             tags, pos = _read_ifd(self._pread, pos, big, endian, size)
@@ -376,14 +417,20 @@ class TiledPyramid:
         if self.size != (levels[0].width, levels[0].height):
             raise TiffFormatError(f'{self.path}: description size {self.size} differs from '
                                   f'the image {levels[0].width}x{levels[0].height}')
+        fit = self.description.get('fit_size')
+        #: ``(w, h)`` of the fit level (:meth:`read_fit`), None when the file has none.
+        self.fit_size = None if fit is None else (int(fit[0]), int(fit[1]))
+        n = len(levels) - (fit is not None)
         for i, lv in enumerate(levels):
             k = 2 ** i
-            want = (math.ceil(self.size[0] / k), math.ceil(self.size[1] / k))
-            if (lv.width, lv.height) != want:
+            want = self.fit_size if i == n else (math.ceil(self.size[0] / k),
+                                                 math.ceil(self.size[1] / k))
+            if n < 1 or (lv.width, lv.height) != want:
                 raise TiffFormatError(f'{self.path}: level {i} is {lv.width}x{lv.height}, '
-                                      f'expected {want[0]}x{want[1]} (factor {k})')
+                                      f'expected {want[0]}x{want[1]} '
+                                      f'({"the fit level" if i == n else f"factor {k}"})')
         self.levels = levels
-        self.factors = tuple(2 ** i for i in range(len(levels)))
+        self.factors = tuple(2 ** i for i in range(n))
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -449,6 +496,27 @@ class TiledPyramid:
                              f'with a corner on the factor-{factor} grid')
         u1, v1 = x1 // factor, y1 // factor
         u2, v2 = min(lv.width, -(-x2 // factor)), min(lv.height, -(-y2 // factor))
+        return self._read_level(li, (u1, v1, u2, v2))
+
+    def read_fit(self) -> np.ndarray:
+        """The whole fit level (see :func:`write_pyramid`).
+
+        Returns:
+            ndarray[h, w, 3] uint8 BGR, ``(w, h) = fit_size``: the image resized to the fit
+            size with OpenCV's area average (SCALED pixels).
+
+        Raises:
+            ValueError: the file has no fit level (``fit_size`` is None).
+        """
+        if self.fit_size is None:
+            raise ValueError(f'{self.path}: no fit level (convert again with --fit-size)')
+        li = len(self.levels) - 1
+        return self._read_level(li, (0, 0) + self.fit_size)
+
+    def _read_level(self, li: int, box: tuple[int, int, int, int]) -> np.ndarray:
+        """LEVEL pixels ``[u1, u2) x [v1, v2)`` of stored level ``li``."""
+        lv = self.levels[li]
+        u1, v1, u2, v2 = box
         t = lv.tile
         cols = math.ceil(lv.width / t)
         out = np.empty((v2 - v1, u2 - u1, 3), np.uint8)

@@ -12,7 +12,7 @@ covers ORIGINAL ``[j*k, (j+1)*k) x [i*k, (i+1)*k)``).
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -69,6 +69,31 @@ def crop_window(box: Sequence[float], image_size: tuple[int, int],
     return x1, y1, x2, y2
 
 
+def reads_fit_level(box: Sequence[float], scale: float, image_size: tuple[int, int],
+                    fit_size: Optional[Sequence[int]]) -> bool:
+    """Whether a chip is the whole image resized to a pyramid's fit level, and so a crop of it.
+
+    True when the chip's ORIGINAL window (:func:`crop_window`) is the whole image and that
+    window resized by ``scale`` (``max(1, floor(L * scale + 0.5))`` per side, as
+    ``ChipGenerator`` sizes it) is ``fit_size``: the chip's pixels are then the fit level's
+    (both are ``cv2.resize(image, fit_size, INTER_AREA)``), cut exactly as from the resize.
+
+    Args:
+        box (tuple[float, float, float, float]): the chip's ``(x1, y1, x2, y2)``, ORIGINAL.
+        scale (float): the chip's factor (SCALED = ORIGINAL * scale).
+        image_size (tuple[int, int]): ``(W, H)`` ORIGINAL.
+        fit_size (tuple[int, int] | None): the file's fit level, ``(w, h)`` SCALED.
+    """
+    if fit_size is None or float(scale) >= 1:
+        return False
+    w, h = int(image_size[0]), int(image_size[1])
+    if tuple(crop_window(box, (w, h))) != (0, 0, w, h):
+        return False
+    s = float(scale)
+    return (max(1, math.floor(w * s + 0.5)), max(1, math.floor(h * s + 0.5))) == \
+        tuple(int(v) for v in fit_size)
+
+
 def level_slice(window: Sequence[int], origin: Sequence[int]) -> tuple[slice, slice]:
     """Rows and columns of a window inside an array read at ``origin``.
 
@@ -87,36 +112,55 @@ def level_slice(window: Sequence[int], origin: Sequence[int]) -> tuple[slice, sl
             slice((x1 - x0) // k, -(-(x2 - x0) // k)))
 
 
-def shrink_for_scale(img: np.ndarray, k: int, scale: float) -> tuple[np.ndarray, int]:
-    """Block means of a level so that bilinear sampling never shrinks it by 2x or more.
+def box_kernel(width: float) -> np.ndarray:
+    """A centred box of fractional ``width`` (LEVEL pixels) as an odd-length 1-D kernel.
 
-    A level read at factor ``k`` holds ORIGINAL / k; sampling it bilinearly for ``scale``
-    shrinks it by ``1 / (k * scale)``. When that is 2 or more (a JPEG decoded at most at
-    1/8 for a chip at 1/40), the array is first averaged over ``m x m`` blocks, ``m =
-    floor(1 / (k * scale))`` (OpenCV ``INTER_AREA`` at an exact integer factor; the last
-    row / column replicated up to a multiple of ``m``), so it becomes level ``k * m`` with
-    the same origin.
-
-    Args:
-        img (ndarray[h, w, C]): LEVEL pixels of a window whose corner is ORIGINAL
-            ``(x0, y0)``, a multiple of ``k``.
-        k (int): its factor.
-        scale (float): the larger of the two axis scales it is sampled for.
+    ``width <= 1``: ``[1]`` (no filtering). Otherwise ``n = floor((width - 1) / 2)`` whole
+    taps each side of the centre, and, when ``width`` is not ``2n + 1``, one more tap each
+    side weighted by the remainder ``(width - 2n - 1) / 2``; the taps sum to 1. Symmetric,
+    so filtering moves nothing (an even integer box would move the image by half a pixel).
 
     Returns:
-        tuple: ``(img, k * m)`` (``(img, k)`` unchanged when ``k * scale > 0.5``).
+        ndarray[L] float32, ``L`` odd.
     """
-    m = int(math.floor(1.0 / (k * float(scale)) + FACTOR_TOL))
-    if m < 2:
-        return img, k
-    h, w = img.shape[:2]
-    ph, pw = -h % m, -w % m
-    if ph or pw:
-        img = cv2.copyMakeBorder(img, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
-    out = cv2.resize(img, ((w + pw) // m, (h + ph) // m), interpolation=cv2.INTER_AREA)
-    if out.ndim < img.ndim:
-        out = out[:, :, None]
-    return out, k * m
+    w = float(width)
+    if w <= 1 + FACTOR_TOL:
+        return np.ones(1, np.float32)
+    n = int(math.floor((w - 1) / 2 + FACTOR_TOL))
+    rem = (w - 2 * n - 1) / 2
+    taps = np.ones(2 * n + 1, np.float64)
+    if rem > FACTOR_TOL:
+        taps = np.concatenate(([rem], taps, [rem]))
+    return (taps / taps.sum()).astype(np.float32)
+
+
+def prefilter_for_scale(img: np.ndarray, k: int, scale: Sequence[float]) -> np.ndarray:
+    """Low-pass a level before it is sampled bilinearly for a shrink of 2x or more.
+
+    A window read at factor ``k`` is sampled for ``scale = (sx, sy)``, a shrink of ``r =
+    1 / (k * s)`` LEVEL pixels per output pixel along each axis. Bilinear sampling alone
+    averages about 2 of them, so from ``r >= 2`` on the level is first filtered with a
+    centred box of width ``r - 1`` (:func:`box_kernel`; OpenCV ``sepFilter2D``, border
+    replicated): the box and the bilinear pass together come closest to OpenCV's area
+    average of ``r x r`` among the rules we measured for ``2 <= r < 4``
+    (docs/large_images.md, "Fidelity"; block means of ``floor(r)``, the earlier rule, were
+    2-8 grey levels off when the blocks did not line up with the chip's pixels). Under 2x
+    nothing is done.
+
+    Args:
+        img (ndarray[h, w, C] uint8): LEVEL pixels.
+        k (int): its factor.
+        scale (tuple[float, float]): ``(sx, sy)``, SCALED = ORIGINAL * s.
+
+    Returns:
+        ndarray[h, w, C]: the filtered level (``img`` itself when both shrinks are < 2).
+    """
+    rx, ry = (1.0 / (k * float(v)) for v in scale)
+    if max(rx, ry) < 2 - FACTOR_TOL:
+        return img
+    kx, ky = box_kernel(rx - 1), box_kernel(ry - 1)
+    out = cv2.sepFilter2D(img, -1, kx, ky, borderType=cv2.BORDER_REPLICATE)
+    return out[:, :, None] if out.ndim < img.ndim else out
 
 
 class ScaledWindows:
@@ -160,7 +204,7 @@ class ScaledWindows:
             if self._held is None:
                 self._held = self.source.hold(k)
             arr = self._held.crop(*level_slice((ox1, oy1, ox2, oy2), (0, 0, k)))
-        arr, k = shrink_for_scale(arr, k, max(sx, sy))  # a JPEG read at 1/8 at most
+        arr = prefilter_for_scale(arr, k, (sx, sy))  # a JPEG read at 1/8 at most
         # output X -> level u = ((X + x1 + 0.5) / sx - ox1) / k - 0.5 (continuous coords)
         m = np.array([[1 / (sx * k), 0, ((x1 + 0.5) / sx - ox1) / k - 0.5],
                       [0, 1 / (sy * k), ((y1 + 0.5) / sy - oy1) / k - 0.5]])

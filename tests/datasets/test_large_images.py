@@ -31,7 +31,8 @@ from mmsniper.imagefiles import (
     open_image,
     write_pyramid,
 )
-from mmsniper.imagefiles.tiff import halve
+from mmsniper.imagefiles.tiff import fit_level_size, halve
+from mmsniper.imagefiles.windows import box_kernel, prefilter_for_scale, reads_fit_level
 
 W, H = 2000, 1500
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -96,6 +97,31 @@ def test_pyramid_levels_windows_and_interop(tmp_path):
         assert np.abs(back.astype(int) - img).mean() < 2.5
     with pytest.raises(ValueError, match='not inside'):
         TiledPyramid(path).read((1, 0, 10, 10), 2)
+    assert TiledPyramid(path).fit_size is None
+    with pytest.raises(ValueError, match='no fit level'):
+        TiledPyramid(path).read_fit()
+
+
+def test_fit_level_is_the_whole_image_resized(tmp_path):
+    """The fit level: stored after the factor-2 levels, the area-average resize itself."""
+    img = synthetic_image(601, 457, 1)
+    assert fit_level_size((601, 457), 256) == (256, 195)  # floor(457 * 256 / 601 + 0.5)
+    assert fit_level_size((200, 100), 256) is None  # fits a chip already
+    for lcomp in ('none', 'jpeg'):
+        path = str(tmp_path / f'fit_{lcomp}.tif')
+        desc = write_pyramid(img, path, tile=128, level_compression=lcomp,
+                             fit_size=(256, 195))
+        assert desc['fit_size'] == [256, 195]
+        with TiledPyramid(path) as pyr:
+            assert pyr.factors == (1, 2, 4, 8) and pyr.fit_size == (256, 195)
+            fit = pyr.read_fit()
+        expect = cv2.resize(img, (256, 195), interpolation=cv2.INTER_AREA)
+        diff = np.abs(fit.astype(int) - expect).mean()
+        assert fit.shape == (195, 256, 3)
+        assert diff == 0, diff  # stored uncompressed whatever the levels are
+        assert cv2.imread(path, cv2.IMREAD_COLOR).shape == img.shape  # libtiff: level 0
+    with pytest.raises(ValueError, match=r'fit_size: expected .*got \(700, 195\)'):
+        write_pyramid(img, path, fit_size=(700, 195))
     with pytest.raises(ValueError, match="level_compression: expected one of.*'lzw'"):
         write_pyramid(img, path, level_compression='lzw')
 
@@ -121,6 +147,40 @@ def test_new_path_is_the_old_chip(data, scale):
             assert mad <= 2.0 and psnr >= 30, (scale, path, mad, psnr)
             if path == data['jpg'] and scale > 0.5:  # same decode, same crop: identical
                 assert mad == 0
+            if path == data['tif'] and scale == 512 / W:  # the fit level: the same resize
+                assert mad == 0
+
+
+def test_oversample_reads_a_finer_level_for_closer_chips(data):
+    """oversample=2: one level finer, averaged in blocks; closer to the old chip."""
+    for ticket in tickets((W, H), 0.13, 2, seed=13):
+        old = _run(LoadImageFromFile(), data['jpg'], ticket)['img'].astype(np.float64)
+        mads = {}
+        for n in (1, 2):
+            loader = LoadChipWindow(oversample=n)
+            got = loader(dict(img_path=data['tif'], width=W, height=H, chip=ticket))
+            assert got['img_window'][2] == 4 // n  # 0.13: level 4, or 2 one finer
+            mads[n] = np.abs(_run(loader, data['tif'], ticket)['img'] - old).mean()
+        print(f'oversample MAD {mads}')
+        assert mads[2] < 0.7 * mads[1], mads
+    with pytest.raises(ValueError, match='oversample must be 1, 2 or 4, got 3'):
+        LoadChipWindow(oversample=3)
+
+
+def test_prefilter_is_a_centred_fractional_box():
+    np.testing.assert_allclose(box_kernel(3), [1 / 3] * 3, rtol=1e-6)
+    np.testing.assert_allclose(box_kernel(2), [0.25, 0.5, 0.25], rtol=1e-6)
+    np.testing.assert_allclose(box_kernel(2.5), [0.3, 0.4, 0.3], rtol=1e-6)
+    np.testing.assert_allclose(box_kernel(4.5), np.array([0.75, 1, 1, 1, 0.75]) / 4.5,
+                               rtol=1e-6)
+    assert box_kernel(0.5).tolist() == [1.0]
+    img = synthetic_image(64, 48, 2)
+    assert prefilter_for_scale(img, 4, (0.2, 0.2)) is img  # a shrink under 2x: untouched
+    out = prefilter_for_scale(img, 4, (0.1, 1 / 12))  # 2.5x across, 3x down
+    ref = cv2.sepFilter2D(img.astype(np.float64), -1, box_kernel(1.5), box_kernel(2),
+                          borderType=cv2.BORDER_REPLICATE)
+    assert out.shape == img.shape and np.abs(out - ref).max() <= 0.501  # rounded
+    assert prefilter_for_scale(img[:, :, :1], 4, (0.1, 0.1)).shape == (48, 64, 1)
 
 
 def test_windows_read_only_what_the_chip_needs(data):
@@ -137,6 +197,16 @@ def test_windows_read_only_what_the_chip_needs(data):
     results = LoadChipWindow(reduced_jpeg=False)(dict(img_path=data['jpg'], width=W,
                                                       height=H, chip=ticket))
     assert results['img_window'][2] == 1
+    # SNIPER's coarsest chip (the whole image in one chip) from the converter's fit level
+    ticket = tickets((W, H), 512 / W, 1, seed=5)[0]
+    results = LoadChipWindow()(dict(img_path=data['tif'], width=W, height=H, chip=ticket))
+    assert results['img_window'] == (0, 0, 'fit') and results['img'].shape == (384, 512, 3)
+    results['img'] = results['img'][:, :-1]  # not what the chip resizes to: an error
+    results.update(gt_bboxes=HorizontalBoxes(np.zeros((0, 4), np.float32)))
+    with pytest.raises(ValueError, match=r'fit level is 511x384 .* to 512x384'):
+        ChipGenerator()(results)
+    # ... but not a chip at the same scale that is not the whole image (a wider image)
+    assert not reads_fit_level((0, 0, 1000, 1500), 512 / W, (W, H), (512, 384))
 
 
 def test_simple_mode_is_load_image_from_file(data):
@@ -327,6 +397,11 @@ def test_tools_and_benchmark_smoke(data, tmp_path, capsys):
     raw = [line for line in table.splitlines() if line.startswith('| 1300x1000 | tiff-raw | 0.5 ')]
     assert len(raw) == 1 and raw[0].split('|')[5].strip() != '-', table
     assert not any(j['format'] == 'tiff-raw' and j['path'] == 'old' for j in res['jobs'])
+    # SNIPER's coarsest chip from the fit level; its other default scale (0.8) marked too
+    fit = [line for line in table.splitlines() if line.startswith('| 1300x1000 | tiff-raw | '
+                                                                  '0.3938* | fit |')]
+    assert len(fit) == 1 and float(fit[0].split('|')[9].split(',')[0]) < 0.5, table
+    assert '| 1300x1000 | jpeg | 0.8* | 1 |' in table
     for job in res['jobs']:
         assert job['rss_added_mb'] >= 0 and all(r['chips'] >= 1 for r in job['rows'])
 

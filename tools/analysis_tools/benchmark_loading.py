@@ -52,6 +52,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--all-levels', action='store_true',
                         help='images >= 50 MP: measure every level on the old path too '
                         '(default: the finest and the coarsest; each chip is a whole decode)')
+    parser.add_argument('--no-sniper-scales', action='store_true',
+                        help="leave out SNIPER's default training scales (by default each "
+                        'image is also cut at them: not powers of 2, so resampled from a '
+                        'level)')
+    parser.add_argument('--oversample', type=int, choices=(1, 2, 4), default=1,
+                        help='the new path reads one (2) or two (4) levels finer than the '
+                        'chip needs and low-passes them: LoadChipWindow(oversample=...) '
+                        '(default 1)')
     parser.add_argument('--level-quality', type=int, default=95,
                         help="the pyramid's reduced levels: JPEG quality (default 95)")
     parser.add_argument('--level-subsampling', choices=('444', '420'), default='444',
@@ -90,7 +98,9 @@ def main(argv=None) -> None:
         result = run_benchmark(folder, args.sizes, args.formats, max_chips=args.max_chips,
                                min_seconds=args.min_seconds, all_levels=args.all_levels,
                                level_quality=args.level_quality,
-                               level_subsampling=args.level_subsampling)
+                               level_subsampling=args.level_subsampling,
+                               sniper=not args.no_sniper_scales,
+                               oversample=args.oversample)
     finally:
         if not args.dir:
             shutil.rmtree(folder, ignore_errors=True)

@@ -15,7 +15,7 @@ import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmsniper.apis.convert_large_images import DEFAULT_MIN_PIXELS
+    from mmsniper.apis.convert_large_images import DEFAULT_FIT_CHIP, DEFAULT_MIN_PIXELS
 
     parser = argparse.ArgumentParser(
         description='Write each large image of a COCO-style data set as a tiled pyramidal '
@@ -55,6 +55,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="the reduced levels' compression (default: --compression's); "
                         'none: raw, faster to read, stored uncompressed (all reduced '
                         'levels together: W*H bytes an image); docs/large_images.md')
+    parser.add_argument('--fit-chip', type=int, default=DEFAULT_FIT_CHIP,
+                        help='chip size of the training config: also store each image '
+                        'resized to fit one chip (SNIPER\'s coarsest scale, chip / long '
+                        'side), so that chip is read as LoadImageFromFile + ChipGenerator '
+                        f'would cut it (default {DEFAULT_FIT_CHIP}; 0: no fit level)')
     parser.add_argument('--skip-bad', action='store_true',
                         help='skip and count unreadable, truncated or wrongly sized images '
                         '(default: stop at the first, naming it)')
@@ -74,7 +79,8 @@ def main(argv=None) -> None:
             nproc=args.nproc, min_pixels=args.min_pixels, tile=args.tile,
             compression=args.compression, quality=args.quality,
             level_quality=args.level_quality, level_subsampling=args.level_subsampling,
-            level_compression=args.level_compression, skip_bad=args.skip_bad,
+            level_compression=args.level_compression, fit_chip=args.fit_chip,
+            skip_bad=args.skip_bad,
             max_image_pixels=args.max_image_pixels)
     except (ImageFileError, ValueError, OSError) as e:
         sys.exit(f'convert_large_images.py: error: {e}')
