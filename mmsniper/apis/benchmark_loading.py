@@ -394,7 +394,7 @@ def format_table(result: dict) -> str:
             fit = fit_level_size(size, CHIP) if fmt in ('tiff', RAW_LEVELS) else None
             for r in new['rows']:
                 o = old_rows.get(r['scale'])
-                k = level_factor(r['scale'], factors)
+                k = level_factor(r['scale'] * result.get('oversample', 1), factors)
                 if fit is not None and r['scale'] == CHIP / max(size):
                     k = 'fit'
                 diff = ('0 (identical)' if r.get('mad') == 0.0 else
