@@ -36,11 +36,15 @@ import cv2
 import numpy as np
 
 SIZES = ((640, 480), (4000, 3000), (10000, 8000), (20000, 20000))
-FORMATS = ('jpeg', 'png', 'tiff', 'tiff-raw')
+FORMATS = ('jpeg', 'png', 'tiff', 'tiff-raw', 'tiff-none')
 #: ``tiff-raw``: the same pyramid with its reduced levels uncompressed
 #: (``convert_large_images.py --level-compression none``); its level 0 is the ``tiff``
 #: file's, so its old path is not measured again (the ``tiff`` file's is used).
 RAW_LEVELS = 'tiff-raw'
+#: ``tiff-none``: every level uncompressed, level 0 too (``--compression none``: 4 bytes of
+#: disk per pixel, 1.6 GB for 20000x20000); not in the default run.
+ALL_RAW = 'tiff-none'
+DEFAULT_FORMATS = ('jpeg', 'png', 'tiff', 'tiff-raw')
 CHIP = 512
 #: Images with at least this many pixels: the old path (and files the new path decodes
 #: whole) measured at the finest and coarsest level only (a chip costs a whole decode,
@@ -159,12 +163,13 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
     stem = osp.join(folder, f'img_{w}x{h}')
     jpg = stem + '.jpg'
     want = {'jpeg': jpg, 'png': stem + '.png', 'tiff': stem + '.tif',
-            RAW_LEVELS: stem + '.rawlevels.tif'}
+            RAW_LEVELS: stem + '.rawlevels.tif', ALL_RAW: stem + '.raw.tif'}
     tag = stem + f'.q{level_quality}-{level_subsampling}-seed{seed}-fit'  # what they are
     if osp.exists(tag) and all(osp.exists(want[f]) for f in formats):
         return {f: want[f] for f in formats}  # made before in this folder (--dir)
-    if osp.exists(tag):
-        os.remove(tag)
+    for path in [tag] + [want[f] for f in want if f not in formats]:
+        if osp.exists(path):  # made from the JPEG about to be replaced: stale
+            os.remove(path)
     img = synthetic_image(w, h, seed)
     paths = {}
     if not cv2.imwrite(jpg, img, [cv2.IMWRITE_JPEG_QUALITY, 90]):
@@ -176,15 +181,17 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
         if not cv2.imwrite(paths['png'], img, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
             raise OSError(f'could not write {paths["png"]}')
     del img
-    pyramids = [(f, c) for f, c in (('tiff', None), (RAW_LEVELS, 'none')) if f in formats]
+    pyramids = [(f, c, lc) for f, c, lc in (('tiff', 'jpeg', None), (RAW_LEVELS, 'jpeg', 'none'),
+                                           (ALL_RAW, 'none', None)) if f in formats]
     if pyramids:  # from the JPEG, as the converter makes them: decoded once for both
         with open(jpg, 'rb') as f:
             q, sampling = _jpeg_encoding(f.read())
         st = os.stat(jpg)
         src = cv2.imread(jpg, cv2.IMREAD_COLOR)
-    for fmt, level_compression in pyramids:
+    for fmt, compression, level_compression in pyramids:
         paths[fmt] = want[fmt]
-        write_pyramid(src, paths[fmt], quality=q or 90, subsampling=sampling,
+        write_pyramid(src, paths[fmt], compression=compression, quality=q or 90,
+                      subsampling=sampling,
                       level_quality=level_quality, level_subsampling=level_subsampling,
                       level_compression=level_compression,
                       fit_size=fit_level_size(size, CHIP),  # as the converter's default
@@ -255,7 +262,7 @@ def _make_files_job(arg: tuple) -> dict:
 
 
 def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
-                  formats: Sequence[str] = FORMATS, max_chips: int = 20,
+                  formats: Sequence[str] = DEFAULT_FORMATS, max_chips: int = 20,
                   min_seconds: float = 1.0, all_levels: bool = False,
                   level_quality: int = 95, level_subsampling: str = '444',
                   sniper: bool = True, oversample: int = 1,
@@ -391,7 +398,7 @@ def format_table(result: dict) -> str:
             factors = (1, 2, 4, 8) if fmt == 'jpeg' else (1,) if fmt == 'png' else \
                 (1, 2, 4, 8, 16, 32, 64, 128)
             marked = result.get('sniper_scales', {}).get(f'{size[0]}x{size[1]}', [])
-            fit = fit_level_size(size, CHIP) if fmt in ('tiff', RAW_LEVELS) else None
+            fit = fit_level_size(size, CHIP) if fmt.startswith('tiff') else None
             for r in new['rows']:
                 o = old_rows.get(r['scale'])
                 k = level_factor(r['scale'] * result.get('oversample', 1), factors)

@@ -246,6 +246,17 @@ def test_converter_outputs_and_resume(data, tmp_path):
     # a second run makes nothing again
     again = convert_large_images(data['ann'], data['img_dir'], progress=False)
     assert (again.converted, again.resumed, again.kept) == (0, 1, 1)
+    # the fit level (--fit-chip, default 512); 0: none, and a change of it converts again
+    assert TiledPyramid(data['tif']).fit_size == (512, 384)
+    out = str(tmp_path / 'nofit')
+    plain = convert_large_images(data['ann'], data['img_dir'], out_dir=out,
+                                 out_ann=str(tmp_path / 'nofit.json'), fit_chip=0,
+                                 progress=False)
+    assert plain.converted == 1
+    assert TiledPyramid(osp.join(out, 'big.jpg.tif')).fit_size is None
+    with pytest.raises(ValueError, match='fit_chip: expected a chip size'):
+        convert_large_images(data['ann'], data['img_dir'], out_dir=out, fit_chip=-1,
+                             progress=False)
 
 
 def test_stale_pyramid_is_refused_then_reconverted(tmp_path):

@@ -41,10 +41,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         default=[(640, 480), (4000, 3000), (10000, 8000), (20000, 20000)],
                         help='image sizes WxH (default: 640x480 4000x3000 10000x8000 '
                         '20000x20000)')
-    parser.add_argument('--formats', nargs='+', choices=('jpeg', 'png', 'tiff', 'tiff-raw'),
+    parser.add_argument('--formats', nargs='+',
+                        choices=('jpeg', 'png', 'tiff', 'tiff-raw', 'tiff-none'),
                         default=['jpeg', 'png', 'tiff', 'tiff-raw'],
-                        help='file kinds (default: all; tiff-raw: the pyramid with '
-                        'uncompressed reduced levels, --level-compression none)')
+                        help='file kinds (default: all but tiff-none; tiff-raw: the pyramid '
+                        'with uncompressed reduced levels, --level-compression none; '
+                        'tiff-none: every level uncompressed, --compression none, 4 bytes '
+                        'of disk a pixel)')
     parser.add_argument('--max-chips', type=int, default=20,
                         help='chips per level at most (default 20)')
     parser.add_argument('--min-seconds', type=float, default=1.0,
