@@ -110,22 +110,22 @@ class LoadChipWindow(BaseTransform):
             transform returns None) instead of stopping the run. A pyramid older than its
             source still stops it (that is a stale conversion, not a bad image). Default
             False.
-        oversample (int): 1, 2 or 4: read the level for ``oversample x`` the chip's scale,
-            i.e. ``log2(oversample)`` levels finer than needed, which ``ChipGenerator``
-            low-passes before the bilinear pass
-            (:func:`~mmsniper.imagefiles.windows.prefilter_for_scale`). With 2, chips
-            from a pyramid are within 1.5 grey levels of the decode-crop-resize chip at
-            every level we measured (1 to 2.4 with 1), for 1.3-5x the time per chip
-            (docs/large_images.md, "Fidelity"). SNIPER's coarsest chip comes from the
-            pyramid's fit level either way. Default 1.
+        oversample (int): 1 or 2: with 2, read the level for twice the chip's scale (one
+            level finer than needed), which ``ChipGenerator`` low-passes before the
+            bilinear pass (:func:`~mmsniper.imagefiles.windows.prefilter_for_scale`).
+            Chips from a pyramid were then within 1.5 grey levels of the decode-crop-resize
+            chip at every level we measured (with 1: up to 2.4 from raw levels, 3.3 from
+            JPEG levels), for 2-6x the time per chip from raw levels and 8-30x from JPEG
+            levels (docs/large_images.md, "Fidelity"). SNIPER's coarsest chip comes from
+            the pyramid's fit level either way. Default 1.
     """
 
     def __init__(self, reduced_jpeg: bool = True,
                  max_image_pixels: Optional[int] = MAX_IMAGE_PIXELS,
                  backend_args: Optional[dict] = None, skip_bad: bool = False,
                  oversample: int = 1) -> None:
-        if oversample not in (1, 2, 4) or isinstance(oversample, bool):
-            raise ValueError(f'LoadChipWindow: oversample must be 1, 2 or 4, got {oversample!r}')
+        if oversample not in (1, 2) or isinstance(oversample, bool):
+            raise ValueError(f'LoadChipWindow: oversample must be 1 or 2, got {oversample!r}')
         self.oversample = int(oversample)
         self.skip_bad = bool(skip_bad)
         self.reduced_jpeg = bool(reduced_jpeg)

@@ -509,7 +509,7 @@ class TiledPyramid:
             ValueError: the file has no fit level (``fit_size`` is None).
         """
         if self.fit_size is None:
-            raise ValueError(f'{self.path}: no fit level (convert again with --fit-size)')
+            raise ValueError(f'{self.path}: no fit level (convert again with --fit-chip)')
         li = len(self.levels) - 1
         return self._read_level(li, (0, 0) + self.fit_size)
 

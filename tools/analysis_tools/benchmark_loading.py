@@ -59,10 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="leave out SNIPER's default training scales (by default each "
                         'image is also cut at them: not powers of 2, so resampled from a '
                         'level)')
-    parser.add_argument('--oversample', type=int, choices=(1, 2, 4), default=1,
-                        help='the new path reads one (2) or two (4) levels finer than the '
-                        'chip needs and low-passes them: LoadChipWindow(oversample=...) '
-                        '(default 1)')
+    parser.add_argument('--oversample', type=int, choices=(1, 2), default=1,
+                        help='2: the new path reads one level finer than the chip needs and '
+                        'low-passes it, LoadChipWindow(oversample=2) (default 1)')
     parser.add_argument('--level-quality', type=int, default=95,
                         help="the pyramid's reduced levels: JPEG quality (default 95)")
     parser.add_argument('--level-subsampling', choices=('444', '420'), default='444',
