@@ -303,6 +303,7 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
         paths = _in_child(_make_files_job, (folder, size, tuple(formats), 0, level_quality,
                                             level_subsampling))
         say(f'{size[0]}x{size[1]}: files written in {time.perf_counter() - t:.1f} s')
+        snip = sniper_scales(size) if sniper else []
         lv = levels(size, sniper=sniper)
         huge = size[0] * size[1] >= HUGE_PIXELS
         tiff_old = None  # the tiff file's old-path chips, per level
@@ -315,8 +316,8 @@ def run_benchmark(folder: str, sizes: Sequence[tuple[int, int]] = SIZES,
                 whole = path == 'old' or fmt == 'png'  # decodes the whole file per chip
                 # a huge image's whole decodes: the finest and coarsest level, and SNIPER's
                 # scales (their chips' differences are the fidelity evidence)
-                use = sorted({lv[0], lv[-1], *(sniper_scales(size) if sniper else [])},
-                             reverse=True) if huge and whole and not all_levels else lv
+                use = sorted({lv[0], lv[-1], *snip}, reverse=True) \
+                    if huge and whole and not all_levels else lv
                 job = dict(size=size, format=fmt, path=path, file=paths[fmt], levels=use,
                            max_chips=1 if huge and whole else max_chips, min_chips=1,
                            min_seconds=min_seconds, keep_chips=2, oversample=oversample)

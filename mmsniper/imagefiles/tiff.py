@@ -38,6 +38,8 @@ from typing import Any, Iterator, NamedTuple, Optional, Sequence
 import cv2
 import numpy as np
 
+from ..chips.scales import scaled_image_size
+
 #: Compression names -> TIFF Compression tag values.
 COMPRESSIONS = {'jpeg': 7, 'deflate': 8, 'none': 1}
 MARKER = 'mmsniper_pyramid'
@@ -264,7 +266,7 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
 def fit_level_size(image_size: tuple[int, int], chip_size: int = 512) -> Optional[tuple[int, int]]:
     """The size of the fit level of a ``(W, H)`` image: the image resized by ``s = chip_size
     / max(W, H)`` (SNIPER's coarsest scale, ``(-1, chip_size)``), whole pixels rounded as
-    :func:`mmsniper.chips.scales.scaled_image_size` rounds them, which is the size
+    :func:`~mmsniper.chips.scales.scaled_image_size` rounds them, which is the size
     ``ChipGenerator`` resizes that chip's ORIGINAL window (the whole image) to.
 
     Returns:
@@ -274,8 +276,7 @@ def fit_level_size(image_size: tuple[int, int], chip_size: int = 512) -> Optiona
     w, h = (int(v) for v in image_size)
     if max(w, h) <= int(chip_size):
         return None
-    s = int(chip_size) / max(w, h)
-    return max(1, math.floor(w * s + 0.5)), max(1, math.floor(h * s + 0.5))
+    return scaled_image_size((w, h), int(chip_size) / max(w, h))
 
 
 class _Level(NamedTuple):

@@ -17,6 +17,8 @@ from typing import Any, Optional, Sequence
 import cv2
 import numpy as np
 
+from ..chips.scales import scaled_image_size
+
 #: Slack in choosing a factor: ``k`` is allowed when ``k * scale <= 1 + FACTOR_TOL``.
 FACTOR_TOL = 1e-6
 
@@ -74,7 +76,7 @@ def reads_fit_level(box: Sequence[float], scale: float, image_size: tuple[int, i
     """Whether a chip is the whole image resized to a pyramid's fit level, and so a crop of it.
 
     True when the chip's ORIGINAL window (:func:`crop_window`) is the whole image and that
-    window resized by ``scale`` (``max(1, floor(L * scale + 0.5))`` per side, as
+    window resized by ``scale`` (:func:`~mmsniper.chips.scales.scaled_image_size`, as
     ``ChipGenerator`` sizes it) is ``fit_size``: the chip's pixels are then the fit level's
     (both are ``cv2.resize(image, fit_size, INTER_AREA)``), cut exactly as from the resize.
 
@@ -89,9 +91,7 @@ def reads_fit_level(box: Sequence[float], scale: float, image_size: tuple[int, i
     w, h = int(image_size[0]), int(image_size[1])
     if tuple(crop_window(box, (w, h))) != (0, 0, w, h):
         return False
-    s = float(scale)
-    return (max(1, math.floor(w * s + 0.5)), max(1, math.floor(h * s + 0.5))) == \
-        tuple(int(v) for v in fit_size)
+    return scaled_image_size((w, h), scale) == tuple(int(v) for v in fit_size)
 
 
 def level_slice(window: Sequence[int], origin: Sequence[int]) -> tuple[slice, slice]:
