@@ -4,9 +4,10 @@ They follow MMDetection's own tools flag for flag (so ``mim train mmsniper`` and
 ``tools/dist_train.sh`` drive them unchanged) and add what SNIPER needs: the import of
 mmsniper before the config is built, and the torch >= 2.6 checkpoint fix that comes with it.
 The config's ``sniper`` block is written into its components by
-:func:`~mmsniper.engine.sniper_settings.apply_sniper_settings` right after the command-line
-overrides, so a bad setting stops the tool before any model is built (``SniperRunner``
-does the same for MMDetection's own tools).
+:func:`~mmsniper.engine.sniper_settings.apply_sniper_settings` once, when the config is
+complete (overrides, flags and the ``--tta`` swap done) and before any model is built, with
+the config's path in its errors; ``SniperRunner`` recognises the resolved config and does
+not validate it again (it resolves configs that MMDetection's own tools give it).
 """
 from __future__ import annotations
 
@@ -47,16 +48,18 @@ def _load_cfg(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg = apply_sniper_settings(cfg, args.config)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return cfg
 
 
-def _build_runner(cfg: Config):
+def _build_runner(cfg: Config, config_path: str):
+    """The runner of the complete config, its ``sniper`` block written in (errors name
+    ``config_path``)."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
+    cfg = apply_sniper_settings(cfg, config_path)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
 
 
@@ -95,7 +98,7 @@ def train_cli(argv: Optional[Sequence[str]] = None) -> None:
             raise FileNotFoundError(f'--resume checkpoint {args.resume!r} does not exist')
         cfg.resume, cfg.load_from = True, args.resume
 
-    _build_runner(cfg).train()
+    _build_runner(cfg, args.config).train()
 
 
 def _apply_tta(cfg: Config, config_path: str) -> Config:
@@ -142,7 +145,7 @@ def test_cli(argv: Optional[Sequence[str]] = None) -> None:
     if args.tta:
         _apply_tta(cfg, args.config)
 
-    runner = _build_runner(cfg)
+    runner = _build_runner(cfg, args.config)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must end with .pkl or .pickle, got {args.out!r}')

@@ -169,6 +169,14 @@ class _Resolver:
         view['test_range'] = rng
 
 
+#: Attribute of a ``Config`` returned by :func:`apply_sniper_settings`: its content then.
+_RESOLVED = '_sniper_resolved'
+
+
+def _fingerprint(cfg: Config) -> str:
+    return repr(cfg._cfg_dict)
+
+
 def sniper_settings(cfg: Config) -> Optional[SniperSettings]:
     """The config's validated :class:`~mmsniper.chips.SniperSettings`, or None without a
     ``sniper`` block."""
@@ -182,7 +190,9 @@ def apply_sniper_settings(cfg: Config, config_path: str = 'the config') -> Confi
 
     Also writes the whole validated block (defaults included) back to ``cfg.sniper``, so
     a dumped config shows every value. Idempotent; a config without ``sniper`` comes back
-    unchanged.
+    unchanged, and so does a config this function returned, unchanged since (the settings
+    are validated once per run: ``tools/train.py`` resolves, ``SniperRunner`` then finds
+    nothing to do).
 
     Args:
         cfg (Config): the config (after ``--cfg-options`` and, for ``--tta``, after the
@@ -197,6 +207,8 @@ def apply_sniper_settings(cfg: Config, config_path: str = 'the config') -> Confi
             a value the engine refuses), or a component given a value that contradicts it
             (every such pair, each naming both keys).
     """
+    if isinstance(cfg, Config) and cfg.__dict__.get(_RESOLVED) == _fingerprint(cfg):
+        return cfg
     try:
         settings = sniper_settings(cfg)
     except ValueError as err:
@@ -215,4 +227,6 @@ def apply_sniper_settings(cfg: Config, config_path: str = 'the config') -> Confi
             'place. Give each value once, in the `sniper` block; the components get them '
             'from there:\n' + '\n'.join(resolver.errors))
     root['sniper'] = settings.as_dict()
+    if isinstance(out, Config):  # an attribute, not a key: dumps and pretty_text omit it
+        object.__setattr__(out, _RESOLVED, _fingerprint(out))
     return out
