@@ -31,8 +31,12 @@ _root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if osp.isfile(osp.join(_root, 'mmsniper', '__init__.py')) and _root not in sys.path:
     sys.path.insert(0, _root)  # the checkout's mmsniper, not an installed copy
 
-COCO_SCALES = [(1400, 2000), (800, 1280), (-1, 512)]
-COCO_TRAIN_RANGES = [(-1, 80), (32, 150), (120, -1)]
+from mmsniper.chips import SniperSettings  # noqa: E402  (NumPy only, no MMDetection)
+
+#: SNIPER's COCO training scales and ranges: the ``sniper`` defaults, read from their one
+#: source (``SniperSettings``; ``configs/_base_/sniper_settings.py`` holds the same values).
+COCO_SCALES = [tuple(s) for s in SniperSettings.scales]
+COCO_TRAIN_RANGES = [tuple(r) for r in SniperSettings.train_ranges]
 SINGLE_SCALE = (800, 1333)
 #: ms per image of the official C++ generator (all three COCO scales, one core),
 #: as given in the project brief; None where no number was given.
@@ -47,8 +51,8 @@ def _chips():
 
 def coco_like_image(rng: np.random.Generator, n_boxes: int) -> tuple[np.ndarray, tuple]:
     """One synthetic image: ``(boxes [N, 4] xyxy original pixels, (w, h))``
-    (:func:`mmsniper.synthetic.coco_like_image`)."""
-    from mmsniper.synthetic import coco_like_image as draw
+    (:func:`mmsniper.generated.synthetic.coco_like_image`)."""
+    from mmsniper.generated.synthetic import coco_like_image as draw
 
     return draw(rng, n_boxes)
 
@@ -114,7 +118,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='candidate grid strides in scaled pixels')
     parser.add_argument('--repeat', type=int, default=3,
                         help='time each image this many times and keep its fastest run')
-    parser.add_argument('--chip-size', type=int, default=512, help='chip side, scaled pixels')
+    parser.add_argument('--chip-size', type=int, default=SniperSettings.chip_size,
+                        help='chip side, scaled pixels')
     parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic data')
     parser.add_argument('--json', metavar='OUT', help='also write the results to this file')
     return parser.parse_args(argv)
