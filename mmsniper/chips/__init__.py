@@ -6,6 +6,7 @@ positive chips by greedy cover, negative chips, per-chip box assignment, the pla
 accounting. See ``docs/chips.md`` for the algorithm as implemented and every deliberate
 deviation from the official code.
 """
+from ._checks import check_box_shape
 from .assign import BoxAssignment, assign_boxes
 from .boxtable import BoxTable
 from .chip import Chip, chip_pixels
@@ -25,6 +26,7 @@ from .plan import (
 )
 from .scales import (
     box_sizes,
+    level_bounds,
     normalize_ranges,
     pyramid_pixels,
     range_mask,
@@ -37,12 +39,12 @@ from .settings import SniperSettings
 
 __all__ = [
     'Chip', 'BoxAssignment', 'scale_factor', 'scale_factors', 'scaled_image_size',
-    'normalize_ranges', 'valid_range_mask', 'box_sizes', 'range_mask',
+    'normalize_ranges', 'level_bounds', 'valid_range_mask', 'box_sizes', 'range_mask',
     'generate_positive_chips', 'candidate_windows',
     'greedy_cover', 'cover_windows', 'assign_boxes', 'chip_pixels', 'pyramid_pixels',
     'generate_negative_chips', 'REFERENCE_MIN_PROPOSALS',
     'ChipGrid', 'chip_grid', 'grid_keep', 'grid_starts', 'min_overlap',
     'SniperSettings', 'BoxTable', 'ChipTicket', 'ImagePlan', 'make_ticket', 'epoch_rng',
     'plan_image', 'plan_epoch', 'draw_ticket', 'boxes_in_no_chip',
-    'FocusStep', 'focus_steps', 'focus_chips', 'focus_targets', 'cells_to_next_scale',
+    'check_box_shape', 'FocusStep', 'focus_steps', 'focus_chips', 'focus_targets', 'cells_to_next_scale',
 ]

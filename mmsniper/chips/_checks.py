@@ -1,4 +1,5 @@
-"""Argument checks shared by the chip engine (private)."""
+"""Argument checks shared by the chip engine; :func:`check_box_shape` also by the model
+adapters (NumPy or torch)."""
 from __future__ import annotations
 
 import math
@@ -6,6 +7,16 @@ from numbers import Real
 from typing import Any
 
 import numpy as np
+
+
+def check_box_shape(boxes: Any, name: str = 'boxes') -> None:
+    """Raise ValueError unless ``boxes`` (an ndarray or a Tensor) has shape ``(N, 4)``.
+
+    The one (N, 4) test of the package: :func:`as_boxes`, ``BoxTable``, the mergers and the
+    test-time range filter call it.
+    """
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f'{name}: expected shape (N, 4), got {tuple(boxes.shape)}')
 
 
 def as_boxes(boxes: Any, name: str = 'boxes') -> np.ndarray:
@@ -22,8 +33,7 @@ def as_boxes(boxes: Any, name: str = 'boxes') -> np.ndarray:
                          f'that is not numeric ({err})') from None
     if arr.ndim == 1 and arr.size == 0:
         return arr.reshape(0, 4)
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f'{name}: expected shape (N, 4), got {arr.shape}')
+    check_box_shape(arr, name)
     finite = np.isfinite(arr).all(axis=1)
     if not finite.all():
         i = int(np.argmin(finite))

@@ -14,6 +14,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._checks import check_box_shape
 from .scales import box_sizes
 
 
@@ -46,8 +47,7 @@ class BoxTable:
 
     def __post_init__(self) -> None:
         b, off = self.boxes, self.offsets
-        if b.ndim != 2 or b.shape[1] != 4:
-            raise ValueError(f'{self.source}: boxes has shape {b.shape}, expected (N, 4)')
+        check_box_shape(b, f'{self.source}: boxes')
         if off.ndim != 1 or len(off) == 0 or off[0] != 0 or off[-1] != len(b) or (
                 len(off) > 1 and np.any(np.diff(off) < 0)):
             raise ValueError(f'{self.source}: offsets must increase from 0 to the number of '

@@ -23,7 +23,7 @@ from .chip import Chip, _window_box
 from .scales import (
     Scale,
     box_sizes,
-    normalize_ranges_cached,
+    level_bounds,
     range_mask,
     scale_factors,
     scaled_image_size,
@@ -293,10 +293,7 @@ def generate_positive_chips(boxes: np.ndarray, image_size: tuple[float, float],
     _check_rng(rng)
     min_size = as_nonneg_float(min_size, 'min_size')
     factors = scale_factors((w, h), scales)
-    bounds = normalize_ranges_cached(valid_ranges)
-    if len(bounds) != len(factors):
-        raise ValueError(f'valid_ranges: expected one (lo, hi) per scale ({len(factors)}), '
-                         f'got {len(bounds)}')
+    bounds = level_bounds(valid_ranges, len(factors))
     chips: list[Chip] = []
     if len(arr) == 0:
         return chips

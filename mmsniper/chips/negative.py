@@ -9,10 +9,10 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-from ._checks import as_boxes, as_image_size, as_positive_int
+from ._checks import as_boxes, as_image_size, as_positive_int, as_stride
 from .chip import Chip, _window_box
 from .cover import cover_windows
-from .scales import Scale, box_sizes, normalize_ranges, range_mask, scale_factors, scaled_image_size
+from .scales import Scale, box_sizes, level_bounds, range_mask, scale_factors, scaled_image_size
 
 #: Reference minimum proposal counts: a negative chip must hold MORE than this many
 #: proposals (25 at the finest level, 10 at the others).
@@ -56,7 +56,8 @@ def generate_negative_chips(proposals: np.ndarray, image_size: tuple[float, floa
         valid_ranges (Sequence[tuple]): one ``(lo, hi)`` per level, ORIGINAL pixels.
         positive_chips (Sequence[Chip]): this epoch's positive chips of the image.
         chip_size (int): chip side, scaled pixels.
-        stride (int): candidate grid step, scaled pixels.
+        stride (int): candidate grid step, scaled pixels, ``< chip_size - 1`` (as for
+            positive chips).
         min_proposals (int | Sequence[int]): per level, a chip needs more proposals than
             this. Default :data:`REFERENCE_MIN_PROPOSALS` (three levels).
         rng (numpy.random.Generator | None): shuffles the candidate windows.
@@ -68,12 +69,9 @@ def generate_negative_chips(proposals: np.ndarray, image_size: tuple[float, floa
     props = as_boxes(proposals, 'proposals')
     w, h = as_image_size(image_size)
     chip_size = as_positive_int(chip_size, 'chip_size')
-    stride = as_positive_int(stride, 'stride')
+    stride = as_stride(stride, chip_size)
     factors = scale_factors((w, h), scales)
-    bounds = normalize_ranges(valid_ranges)
-    if len(bounds) != len(factors):
-        raise ValueError(f'valid_ranges: expected one (lo, hi) per scale ({len(factors)}), '
-                         f'got {len(bounds)}')
+    bounds = level_bounds(valid_ranges, len(factors))
     mins = _per_level(min_proposals, len(factors))
     chips: list[Chip] = []
     if len(props) == 0:

@@ -198,6 +198,35 @@ def normalize_ranges_cached(ranges: Any) -> np.ndarray:
     return normalize_ranges(ranges)
 
 
+def level_bounds(ranges: Any, levels: int, where: str = 'valid_ranges',
+                 per: str = 'scale') -> np.ndarray:
+    """The one "(lo, hi) per scale" check: ``ranges`` as bounds, one row per level.
+
+    Used by the cover, the negative chips and ``SniperSettings``, so the three agree on what
+    a valid list of ranges is.
+
+    Args:
+        ranges (Sequence[tuple] | ndarray): as :func:`normalize_ranges` takes them.
+        levels (int): the number of scales the ranges belong to.
+        where (str): named in errors.
+        per (str): what each range belongs to, named in errors (``'scale of scales'``).
+
+    Returns:
+        ndarray[levels, 2] float64: :func:`normalize_ranges` of ``ranges`` (read-only).
+
+    Raises:
+        ValueError: a malformed range, or not exactly one range per level.
+    """
+    try:
+        bounds = normalize_ranges_cached(ranges)
+    except ValueError as err:
+        raise ValueError(f'{where}: {err}') from None
+    if len(bounds) != levels:
+        raise ValueError(f'{where}: expected one (lo, hi) per {per} ({levels}), '
+                         f'got {len(bounds)}')
+    return bounds
+
+
 def box_sizes(boxes: Any) -> Any:
     """``sqrt(w * h)`` of xyxy boxes; negative extents count as 0.
 

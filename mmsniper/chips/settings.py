@@ -26,7 +26,7 @@ from ._checks import (
     as_stride,
 )
 from .negative import REFERENCE_MIN_PROPOSALS
-from .scales import Scale, _factor, normalize_ranges
+from .scales import Scale, _factor, level_bounds, normalize_ranges
 
 
 def _pairs(value: Any, where: str) -> tuple:
@@ -55,13 +55,7 @@ def _ranges(value: Any, levels: int, where: str, scales_key: str) -> tuple:
     if isinstance(value, (str, bytes)) or not hasattr(value, '__iter__'):
         raise ValueError(f'{where}: expected a list of (lo, hi) pairs, got {value!r}')
     items = _pairs(value, where)
-    try:
-        normalize_ranges(items)
-    except ValueError as err:
-        raise ValueError(f'{where}: {err}') from None
-    if len(items) != levels:
-        raise ValueError(f'{where}: expected one (lo, hi) per scale of {scales_key} '
-                         f'({levels}), got {len(items)}')
+    level_bounds(items, levels, where, f'scale of {scales_key}')
     return items
 
 
