@@ -34,7 +34,7 @@ def _cache_mmdet_metafile_lookups():
 @pytest.fixture(scope='session')
 def scaleshapes_root(tmp_path_factory) -> str:
     """A small ScaleShapes set (COCO format): 8 train and 4 val images, seed 0."""
-    from mmsniper.datasets.scaleshapes import make_scaleshapes
+    from mmsniper.generated.scaleshapes import make_scaleshapes
 
     root = str(tmp_path_factory.mktemp('scaleshapes'))
     make_scaleshapes(root, splits={'train': 8, 'val': 4}, seed=0)

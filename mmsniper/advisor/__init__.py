@@ -9,16 +9,16 @@ the planner) and implements none of its rules itself.
 
 - :mod:`~mmsniper.advisor.annotations`: the annotation file as a :class:`BoxSet`;
 - :mod:`~mmsniper.advisor.search`: coverage, pixel cost, the proposal;
-- :mod:`~mmsniper.advisor.report`: the table, the one-edit ``sniper`` fragment, the plot.
+- :mod:`~mmsniper.advisor.report`: the table, the one-edit ``sniper`` fragment
+  (its plot: :mod:`mmsniper.visualization.advisor`).
 """
-from ..synthetic import synthetic_coco
+from ..generated.synthetic import synthetic_coco
 from .annotations import BoxSet, load_coco_boxes, parse_coco
 from .report import (
     ADVISED_KEYS,
     config_snippet,
     evaluate_setting,
     format_report,
-    plot_size_histogram,
 )
 from .search import (
     COCO_DEFAULTS,
@@ -34,6 +34,6 @@ from .search import (
 )
 
 __all__ = ['BoxSet', 'load_coco_boxes', 'parse_coco', 'ADVISED_KEYS', 'config_snippet',
-           'evaluate_setting', 'format_report', 'plot_size_histogram', 'COCO_DEFAULTS',
+           'evaluate_setting', 'format_report', 'COCO_DEFAULTS',
            'Advice', 'ChipCost', 'Coverage', 'cost_sample', 'coverage', 'make_setting',
            'predict_chip_cost', 'propose_setting', 'reference_factors', 'synthetic_coco']

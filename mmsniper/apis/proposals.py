@@ -22,6 +22,7 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from ..datasets.proposals import save_proposals
+from ..utils.benchmark import channels_last_inputs
 
 
 def _inner_train_dataset_cfg(cfg: Config) -> dict:
@@ -33,11 +34,6 @@ def _inner_train_dataset_cfg(cfg: Config) -> dict:
 
 def _chunk_path(parts: str, k: int) -> str:
     return osp.join(parts, f'chunk_{k:06d}.npz')
-
-
-def _channels_last_inputs(module, args, out: dict) -> dict:
-    out['inputs'] = out['inputs'].contiguous(memory_format=torch.channels_last)
-    return out
 
 
 def prepare_for_extraction(model: torch.nn.Module, channels_last: bool) -> torch.nn.Module:
@@ -55,7 +51,7 @@ def prepare_for_extraction(model: torch.nn.Module, channels_last: bool) -> torch
     model = fuse_conv_bn(model)
     if channels_last and not hasattr(model, 'roi_head'):
         model = model.to(memory_format=torch.channels_last)
-        model.data_preprocessor.register_forward_hook(_channels_last_inputs)
+        model.data_preprocessor.register_forward_hook(channels_last_inputs)
     return model
 
 

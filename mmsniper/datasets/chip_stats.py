@@ -1,7 +1,7 @@
-"""What SNIPER will train on, before training: chip statistics and pictures of chips.
+"""What SNIPER will train on, before training: chip statistics.
 
-Behind ``tools/analysis_tools/chip_stats.py`` and ``tools/analysis_tools/browse_chips.py``.
-Both read the training set of a config through its :class:`~mmsniper.datasets.SniperDataset`
+Behind ``tools/analysis_tools/chip_stats.py`` and, with the pictures of
+:mod:`mmsniper.visualization.chips`, ``tools/analysis_tools/browse_chips.py``. Both read the training set of a config through its :class:`~mmsniper.datasets.SniperDataset`
 (annotations only for the statistics), with the config's ``sniper`` block applied as the
 runner applies it, and plan chips with training's own planner
 (:func:`mmsniper.chips.plan_epoch`); each chip's boxes are judged by the one assignment
@@ -18,10 +18,6 @@ import numpy as np
 
 from ..annotations import size_mismatch
 from ..chips import BoxAssignment, Chip, assign_boxes, plan_epoch, pyramid_pixels, scale_factor
-
-_LEVEL_COLOURS = [(255, 128, 0), (0, 200, 255), (200, 0, 255), (255, 255, 0), (0, 128, 255)]
-_VALID, _IGNORED = (0, 220, 0), (0, 0, 255)   # BGR
-
 
 def chip_assignment(dataset, boxes: np.ndarray, chip: Chip,
                     size: tuple) -> BoxAssignment:
@@ -158,117 +154,3 @@ def format_chip_stats(st: Dict[str, Any]) -> str:
              f'{st["ratio_to_pyramid"]:.2f}x']
     return '\n'.join(rows)
 
-
-def _instance_masks(dataset, idx: int, n: int) -> Optional[list]:
-    """The ``segmentation`` of image ``idx``'s instances, aligned with its ``n`` planning
-    boxes (None: no masks, or not aligned)."""
-    info = dataset.get_data_info(idx)
-    inst = info.get('instances', [])
-    keep = getattr(dataset, '_dropped_instances', {}).get(idx)
-    if keep is not None:
-        inst = [x for x, k in zip(inst, keep) if k]
-    if len(inst) != n or not any('mask' in x for x in inst):
-        return None
-    return [x.get('mask') for x in inst]
-
-
-def _fill_mask(panel: np.ndarray, seg: Any, f: float, colour: tuple, hw: tuple) -> None:
-    """Blend one COCO mask (polygons, ORIGINAL pixels, or RLE) into ``panel`` (scaled by
-    ``f``), half transparent. Malformed masks are skipped (the audit names them)."""
-    import cv2
-
-    from ..annotations import segmentation_problem
-
-    if seg is None or segmentation_problem(seg, hw[1], hw[0]):
-        return
-    region = np.zeros(panel.shape[:2], np.uint8)
-    if isinstance(seg, list):
-        pts = [np.round(np.asarray(p, np.float64).reshape(-1, 2) * f * 8).astype(np.int32)
-               for p in seg]
-        cv2.fillPoly(region, pts, 1, lineType=cv2.LINE_AA, shift=3)
-    else:
-        from pycocotools import mask as mask_utils
-
-        rle = mask_utils.frPyObjects(seg, *seg['size']) if isinstance(seg['counts'], list) \
-            else seg
-        m = mask_utils.decode(rle)
-        region = cv2.resize(m, panel.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-    on = region.astype(bool)
-    panel[on] = (0.5 * panel[on] + 0.5 * np.asarray(colour)).astype(np.uint8)
-
-
-def draw_image_chips(dataset, idx: int, rng: np.random.Generator,
-                     max_side: int = 640) -> np.ndarray:
-    """One picture per image: a panel per level with that level's chips (solid: positive,
-    dashed-looking thin: negative), the boxes valid at it (green) and ignored (red), and
-    their instance masks filled in the same colours when the annotations have them
-    (``segmentation``: the masks ``ChipGenerator`` cuts with each chip).
-
-    Returns:
-        ndarray[H, W, 3] uint8 BGR.
-    """
-    import cv2
-
-    info = dataset.get_data_info(idx)
-    img = cv2.imread(info['img_path'])  # applies the EXIF orientation, as the pipeline
-    if img is None:
-        raise FileNotFoundError(f'image {info["img_path"]} (img_id {info.get("img_id")}) '
-                                'could not be read')
-    problem = size_mismatch(img.shape[1::-1], (info.get('width'), info.get('height')),
-                            info['img_path'], info.get('img_id'))
-    if problem:
-        raise ValueError(problem)
-    boxes, crowd, size = dataset.image_annotations(idx)
-    masks = _instance_masks(dataset, idx, len(boxes))
-    pos, negs = dataset.plan_image(idx, rng)
-    f = min(1.0, max_side / max(img.shape[:2]))
-    panels = []
-    for level in range(dataset.settings.num_levels):
-        p = cv2.resize(img, None, fx=f, fy=f) if f < 1 else img.copy()
-        p = (p * 0.75).astype(np.uint8)
-        valid = np.zeros(len(boxes), bool)
-        shown = np.zeros(len(boxes), bool)
-        for c in [c for c in pos + negs if c.level == level]:
-            a = chip_assignment(dataset, boxes, c, size)
-            shown[a.index] = True
-            valid[a.index[a.valid]] = True
-            x1, y1, x2, y2 = (int(round(v * f)) for v in c.box)
-            colour = _LEVEL_COLOURS[level % len(_LEVEL_COLOURS)]
-            cv2.rectangle(p, (x1, y1), (x2, y2), colour, 3 if c.kind == 'pos' else 1)
-        for k, (b, v, sh, cr) in enumerate(zip(boxes, valid, shown, crowd)):
-            if not sh:
-                continue
-            colour = _VALID if v and not cr else _IGNORED
-            if masks is not None:
-                _fill_mask(p, masks[k], f, colour, img.shape[:2])
-            x1, y1, x2, y2 = (int(round(t * f)) for t in b)
-            cv2.rectangle(p, (x1, y1), (x2, y2), colour, 1)
-        s = scale_factor(size, dataset.settings.scales[level])
-        label = (f'level {level}: x{s:.2f}, {sum(c.level == level for c in pos)} pos / '
-                 f'{sum(c.level == level for c in negs)} neg chips')
-        cv2.putText(p, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2)
-        panels.append(p)
-    return np.concatenate(panels, axis=1)
-
-
-def browse_chips(dataset, out_dir: str, num: int = 20, seed: int = 0,
-                 indices: Optional[List[int]] = None) -> List[str]:
-    """Write :func:`draw_image_chips` PNGs of ``num`` images (or ``indices``) to ``out_dir``."""
-    import cv2
-    from mmengine.utils import ProgressBar
-
-    dataset.full_init()
-    os.makedirs(out_dir, exist_ok=True)
-    idxs = indices if indices is not None else list(range(min(num, len(dataset))))
-    rng = np.random.default_rng(seed)
-    written = []
-    bar = ProgressBar(len(idxs))
-    for i in idxs:
-        pic = draw_image_chips(dataset, i, rng)
-        img_id = dataset.get_data_info(i).get('img_id', i)
-        path = osp.join(out_dir, f'chips_{img_id}.png')
-        cv2.imwrite(path, pic)
-        written.append(path)
-        bar.update()
-    print()
-    return written

@@ -42,14 +42,10 @@ from ..imagefiles import (
     level_factor,
     level_slice,
 )
-from ..imagefiles.reader import StaleImageError, limit_heap_growth
+from ..imagefiles.reader import SOURCES, StaleImageError, limit_heap_growth
 from ..imagefiles.tiff import TiffFormatError
 from ..imagefiles.windows import reads_fit_level
 from .tickets import ChipTicket
-
-#: One cache per process (data-loader workers each get their own after the fork).
-_SOURCES = SourceCache()
-
 
 @TRANSFORMS.register_module()
 class LoadChipWindow(BaseTransform):
@@ -165,7 +161,7 @@ class LoadChipWindow(BaseTransform):
         path = results['img_path']
         if self.backend_args is not None and not osp.exists(path):
             return self._remote(results)
-        src = _SOURCES.get(path, reduced_jpeg=self.reduced_jpeg,
+        src = SOURCES.get(path, reduced_jpeg=self.reduced_jpeg,
                            max_image_pixels=self.max_image_pixels)
         ticket = results.get('chip')
         if ticket is not None and not isinstance(ticket, ChipTicket):
@@ -206,16 +202,6 @@ class LoadChipWindow(BaseTransform):
 
 #: Test-time: files with more pixels are left on disk and read by window (16.7 MP).
 LAZY_PIXELS = 4096 * 4096
-
-
-def image_source(results: dict) -> Optional[ImageSource]:
-    """The opened file of a view that :class:`LoadImageForPyramid` left on disk (None
-    when the view holds its image). Uses the process's cache of open files."""
-    cfg = results.get('img_source') if isinstance(results, dict) else None
-    if not cfg:
-        return None
-    return _SOURCES.get(cfg['path'], reduced_jpeg=cfg['reduced_jpeg'],
-                        max_image_pixels=cfg['max_image_pixels'])
 
 
 @TRANSFORMS.register_module()
@@ -268,7 +254,7 @@ class LoadImageForPyramid(BaseTransform):
     def transform(self, results: dict) -> dict:
         path = results['img_path']
         opts = dict(reduced_jpeg=self.reduced_jpeg, max_image_pixels=self.max_image_pixels)
-        src = _SOURCES.get(path, **opts)
+        src = SOURCES.get(path, **opts)
         if src.size is None or src.size[0] * src.size[1] <= self.lazy_pixels:
             img = src.read(None, 1)
             results.update(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])
@@ -283,40 +269,3 @@ class LoadImageForPyramid(BaseTransform):
         return (f'{self.__class__.__name__}(lazy_pixels={self.lazy_pixels}, '
                 f'reduced_jpeg={self.reduced_jpeg}, max_image_pixels={self.max_image_pixels})')
 
-
-def file_chip_cutter(meta: dict, scale: tuple) -> Callable[[Sequence[int]], np.ndarray]:
-    """Chips of a view that :class:`LoadImageForPyramid` left on disk
-    (``pyramid_chips == 'file'``): ``cut((x1, y1, x2, y2))`` gives that window (SCALED
-    pixels of the view, flipped as the view is) of the file resized by ``scale``.
-
-    Args:
-        meta (dict): the view's metainfo: ``img_path``, ``ori_shape`` and, for flipped
-            views, ``flip`` / ``flip_direction``.
-        scale (tuple[float, float]): ``(sx, sy)``, SCALED = ORIGINAL * factor.
-
-    Returns:
-        callable: ``window -> ndarray[y2 - y1, x2 - x1, 3] uint8`` (BGR, as decoded).
-    """
-    path = meta['img_path']
-    src = _SOURCES.find(path) or _SOURCES.get(path)
-    windows = ScaledWindows(src, scale)
-    h, w = meta['ori_shape'][:2]
-    sw, sh = round(w * scale[0]), round(h * scale[1])
-    direction = meta.get('flip_direction') if meta.get('flip', False) else None
-    if direction not in (None, 'horizontal', 'vertical', 'diagonal'):
-        raise ValueError(f'{path}: flip_direction {direction!r} is not supported here')
-
-    def cut(window: Sequence[int]) -> np.ndarray:
-        x1, y1, x2, y2 = (int(v) for v in window)
-        if direction in ('horizontal', 'diagonal'):
-            x1, x2 = sw - x2, sw - x1
-        if direction in ('vertical', 'diagonal'):
-            y1, y2 = sh - y2, sh - y1
-        arr = windows.cut((x1, y1, x2, y2))
-        if direction in ('horizontal', 'diagonal'):
-            arr = arr[:, ::-1]
-        if direction in ('vertical', 'diagonal'):
-            arr = arr[::-1]
-        return np.ascontiguousarray(arr)
-
-    return cut

@@ -18,8 +18,7 @@ from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import autocast_box_type
 
 from ..chips import normalize_ranges, scale_factor, scaled_image_size
-from ..imagefiles import ScaledWindows
-from .loading import image_source
+from ..imagefiles import ScaledWindows, image_source
 
 #: Meta keys PackDetInputs must keep for SniperTTAModel (see configs/_base_/sniper_tta.py).
 PYRAMID_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
@@ -146,66 +145,3 @@ class PyramidResize(Resize):
                 f'clip_object_border={self.clip_object_border}, backend={self.backend!r}, '
                 f'interpolation={self.interpolation!r})')
 
-
-def _pair(scale: Any) -> tuple[float, float]:
-    try:
-        pair = (float(scale), float(scale)) if np.ndim(scale) == 0 else tuple(
-            float(v) for v in scale)
-    except (TypeError, ValueError):
-        pair = ()
-    if len(pair) != 2 or not all(math.isfinite(v) and v > 0 for v in pair):
-        raise ValueError(f'scale: expected a positive factor or (sx, sy), got {scale!r}')
-    return pair
-
-
-def cut_scaled_window(img: np.ndarray, window: Any, scale: Any) -> np.ndarray:
-    """One window of the image resized by ``scale``, without resizing the whole image.
-
-    Pixel ``(x, y)`` of the result is pixel ``(x1 + x, y1 + y)`` of the image resized
-    to ``(sw, sh) = (w * sx, h * sy)`` by ``cv2.resize(..., INTER_LINEAR)``, up to
-    rounding: the same pixel-centre mapping, bilinear, edges replicated (where
-    cv2.resize takes a shortcut, e.g. 2x2 block means for some exact halvings, values
-    may differ slightly).
-    Only the part of ``img`` the window needs is read, so memory is of the order of
-    the window.
-
-    Args:
-        img (ndarray[H, W] or ndarray[H, W, C]): the ORIGINAL image (any view of it).
-        window (tuple[int, int, int, int]): ``(x1, y1, x2, y2)`` in SCALED pixels,
-            whole numbers, ``x2 > x1``, ``y2 > y1``.
-        scale (float | tuple[float, float]): ``(sx, sy)``, scaled = original * factor
-            per axis; pass a ``PyramidResize`` view's ``scale_factor``
-            (``(sw / w, sh / h)``) to match its whole-image resize exactly.
-
-    Returns:
-        ndarray[y2 - y1, x2 - x1(, C)]: the window, dtype of ``img``, C-contiguous.
-    """
-    import cv2
-
-    sx, sy = _pair(scale)
-    try:
-        x1, y1, x2, y2 = (int(v) for v in window)
-    except (TypeError, ValueError):
-        raise ValueError(f'window: expected (x1, y1, x2, y2), got {window!r}') from None
-    if not (x2 > x1 and y2 > y1):
-        raise ValueError(f'window: expected x2 > x1 and y2 > y1, got {window!r}')
-    if img.ndim not in (2, 3):
-        raise ValueError(f'img: expected (H, W) or (H, W, C), got shape {img.shape}')
-    h, w = img.shape[:2]
-    # Source coordinate of scaled pixel X (cv2.resize's mapping): (X + 0.5) / s - 0.5.
-    # Bilinear reads floor(src) and floor(src) + 1: crop just that, clipped to the image.
-    sx0, sy0 = (x1 + 0.5) / sx - 0.5, (y1 + 0.5) / sy - 0.5
-    sx1, sy1 = (x2 - 0.5) / sx - 0.5, (y2 - 0.5) / sy - 0.5
-    cx0 = min(max(int(math.floor(sx0)), 0), w - 1)
-    cy0 = min(max(int(math.floor(sy0)), 0), h - 1)
-    cx1 = min(max(int(math.floor(sx1)) + 2, cx0 + 1), w)
-    cy1 = min(max(int(math.floor(sy1)) + 2, cy0 + 1), h)
-    crop = np.ascontiguousarray(img[cy0:cy1, cx0:cx1])
-    # Inverse map (output pixel -> crop pixel); BORDER_REPLICATE clamps like cv2.resize.
-    m = np.array([[1.0 / sx, 0.0, sx0 - cx0], [0.0, 1.0 / sy, sy0 - cy0]], dtype=np.float64)
-    out = cv2.warpAffine(crop, m, (x2 - x1, y2 - y1),
-                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                         borderMode=cv2.BORDER_REPLICATE)
-    if img.ndim == 3 and out.ndim == 2:  # cv2 drops a single channel
-        out = out[:, :, None]
-    return np.ascontiguousarray(out)

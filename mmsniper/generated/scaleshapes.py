@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ..synthetic import COCO_LARGE_AREA, COCO_LONG_SIDE, COCO_SMALL_AREA
+from .synthetic import COCO_LARGE_AREA, COCO_LONG_SIDE, COCO_SMALL_AREA
 
 __all__ = [
     'CLASSES', 'DEFAULT_SPLITS', 'RenderedImage', 'ensure_scaleshapes', 'make_scaleshapes',
@@ -51,7 +51,7 @@ GENERATOR_VERSION = 2  # 2: annotations carry ``segmentation`` (polygons of the 
 
 # COCO's size bins (COCOeval's areaRng), in ORIGINAL pixels of area.
 _SMALL_AREA, _LARGE_AREA = COCO_SMALL_AREA, COCO_LARGE_AREA
-# COCO's sqrt(area) is close to a log-normal (mmsniper.synthetic.COCO_SQRT_AREA: mu 3.743,
+# COCO's sqrt(area) is close to a log-normal (mmsniper.generated.synthetic.COCO_SQRT_AREA: mu 3.743,
 # sigma 1.218, the statistics every synthetic generator of mmsniper shares). Here the drawn
 # objects then gain area from rasterisation (small ones), lose some to occlusion (large
 # ones) and are clipped below at _MIN_SQRT_AREA, so mu and sigma below are calibrated on the

@@ -4,7 +4,7 @@ Every generator of synthetic data in the project draws from here: the scale advi
 annotation files (``advise_scales.py --make-synthetic``), the chip statistics' COCO-like
 annotations (``tools/analysis_tools/make_cocolike_annotations.py``), the chip benchmark
 (``tools/analysis_tools/benchmark_chips.py``) and ScaleShapes
-(:mod:`mmsniper.datasets.scaleshapes`, which renders pixels and takes the image size and
+(:mod:`mmsniper.generated.scaleshapes`, which renders pixels and takes the image size and
 COCO's size bins from here). NumPy only.
 
 The COCO train2017 statistics (``shared/reference/SNIPER.md``): long side 640 with ``h / w``

@@ -38,15 +38,15 @@ from typing import Any, Optional
 
 from ..annotations import size_mismatch
 from ..chips.settings import SniperSettings
-from ..imagefiles import (
+from . import (
     MAX_IMAGE_PIXELS,
     ImageFileError,
     decode,
     read_description,
     write_pyramid,
 )
-from ..imagefiles.reader import _read_bytes, jpeg_quality, pil_pixel_limit_lifted
-from ..imagefiles.tiff import fit_level_size
+from .reader import _read_bytes, jpeg_quality, pil_pixel_limit_lifted
+from .tiff import fit_level_size
 
 MANIFEST = 'manifest.json'
 #: Images with at most this many pixels are kept as they are: 4 chips of 512x512. Below

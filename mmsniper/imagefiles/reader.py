@@ -513,3 +513,18 @@ class SourceCache:
         for src in self._items.values():
             src.close()
         self._items.clear()
+
+
+#: The process's cache of open image files, shared by the loading transforms and the test-time
+#: chip cutter (data-loader workers each get their own after the fork).
+SOURCES = SourceCache()
+
+
+def image_source(results: dict) -> Optional[ImageSource]:
+    """The opened file of a view that :class:`~mmsniper.datasets.LoadImageForPyramid` left on disk (None
+    when the view holds its image). Uses the process's cache of open files."""
+    cfg = results.get('img_source') if isinstance(results, dict) else None
+    if not cfg:
+        return None
+    return SOURCES.get(cfg['path'], reduced_jpeg=cfg['reduced_jpeg'],
+                        max_image_pixels=cfg['max_image_pixels'])

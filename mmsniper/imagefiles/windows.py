@@ -12,12 +12,13 @@ covers ORIGINAL ``[j*k, (j+1)*k) x [i*k, (i+1)*k)``).
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import cv2
 import numpy as np
 
-from ..chips.scales import scaled_image_size
+from ..chips.scales import scaled_image_size, scaled_lengths
+from .reader import SOURCES
 
 #: Slack in choosing a factor: ``k`` is allowed when ``k * scale <= 1 + FACTOR_TOL``.
 FACTOR_TOL = 1e-6
@@ -169,7 +170,7 @@ class ScaledWindows:
 
     Pixel ``X`` of the scaled image is sampled bilinearly at ORIGINAL ``(X + 0.5) / sx -
     0.5`` (pixel centres, as ``cv2.resize`` and
-    :func:`mmsniper.datasets.cut_scaled_window` map them), read from the coarsest stored
+    :func:`cut_scaled_window` map them), read from the coarsest stored
     level ``k`` whose resolution is still at least the scale. A pyramid is read by window,
     per call; any other file is decoded once, at level ``k`` (a JPEG at 1/2, 1/4, 1/8
     where the scale allows), at the first :meth:`cut`, and windows are cut from that
@@ -217,3 +218,106 @@ class ScaledWindows:
         """The whole image resized to ``size = (sw, sh)`` (bilinear from level ``k``)."""
         img = self.source.read(None, self.k)
         return cv2.resize(img, (int(size[0]), int(size[1])), interpolation=cv2.INTER_LINEAR)
+
+
+def _pair(scale: Any) -> tuple[float, float]:
+    try:
+        pair = (float(scale), float(scale)) if np.ndim(scale) == 0 else tuple(
+            float(v) for v in scale)
+    except (TypeError, ValueError):
+        pair = ()
+    if len(pair) != 2 or not all(math.isfinite(v) and v > 0 for v in pair):
+        raise ValueError(f'scale: expected a positive factor or (sx, sy), got {scale!r}')
+    return pair
+
+
+def cut_scaled_window(img: np.ndarray, window: Any, scale: Any) -> np.ndarray:
+    """One window of the image resized by ``scale``, without resizing the whole image.
+
+    Pixel ``(x, y)`` of the result is pixel ``(x1 + x, y1 + y)`` of the image resized
+    to ``(sw, sh) = (w * sx, h * sy)`` by ``cv2.resize(..., INTER_LINEAR)``, up to
+    rounding: the same pixel-centre mapping, bilinear, edges replicated (where
+    cv2.resize takes a shortcut, e.g. 2x2 block means for some exact halvings, values
+    may differ slightly).
+    Only the part of ``img`` the window needs is read, so memory is of the order of
+    the window.
+
+    Args:
+        img (ndarray[H, W] or ndarray[H, W, C]): the ORIGINAL image (any view of it).
+        window (tuple[int, int, int, int]): ``(x1, y1, x2, y2)`` in SCALED pixels,
+            whole numbers, ``x2 > x1``, ``y2 > y1``.
+        scale (float | tuple[float, float]): ``(sx, sy)``, scaled = original * factor
+            per axis; pass a ``PyramidResize`` view's ``scale_factor``
+            (``(sw / w, sh / h)``) to match its whole-image resize exactly.
+
+    Returns:
+        ndarray[y2 - y1, x2 - x1(, C)]: the window, dtype of ``img``, C-contiguous.
+    """
+    import cv2
+
+    sx, sy = _pair(scale)
+    try:
+        x1, y1, x2, y2 = (int(v) for v in window)
+    except (TypeError, ValueError):
+        raise ValueError(f'window: expected (x1, y1, x2, y2), got {window!r}') from None
+    if not (x2 > x1 and y2 > y1):
+        raise ValueError(f'window: expected x2 > x1 and y2 > y1, got {window!r}')
+    if img.ndim not in (2, 3):
+        raise ValueError(f'img: expected (H, W) or (H, W, C), got shape {img.shape}')
+    h, w = img.shape[:2]
+    # Source coordinate of scaled pixel X (cv2.resize's mapping): (X + 0.5) / s - 0.5.
+    # Bilinear reads floor(src) and floor(src) + 1: crop just that, clipped to the image.
+    sx0, sy0 = (x1 + 0.5) / sx - 0.5, (y1 + 0.5) / sy - 0.5
+    sx1, sy1 = (x2 - 0.5) / sx - 0.5, (y2 - 0.5) / sy - 0.5
+    cx0 = min(max(int(math.floor(sx0)), 0), w - 1)
+    cy0 = min(max(int(math.floor(sy0)), 0), h - 1)
+    cx1 = min(max(int(math.floor(sx1)) + 2, cx0 + 1), w)
+    cy1 = min(max(int(math.floor(sy1)) + 2, cy0 + 1), h)
+    crop = np.ascontiguousarray(img[cy0:cy1, cx0:cx1])
+    # Inverse map (output pixel -> crop pixel); BORDER_REPLICATE clamps like cv2.resize.
+    m = np.array([[1.0 / sx, 0.0, sx0 - cx0], [0.0, 1.0 / sy, sy0 - cy0]], dtype=np.float64)
+    out = cv2.warpAffine(crop, m, (x2 - x1, y2 - y1),
+                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
+    if img.ndim == 3 and out.ndim == 2:  # cv2 drops a single channel
+        out = out[:, :, None]
+    return np.ascontiguousarray(out)
+
+
+def file_chip_cutter(meta: dict, scale: tuple) -> Callable[[Sequence[int]], np.ndarray]:
+    """Chips of a view that :class:`~mmsniper.datasets.LoadImageForPyramid` left on disk
+    (``pyramid_chips == 'file'``): ``cut((x1, y1, x2, y2))`` gives that window (SCALED
+    pixels of the view, flipped as the view is) of the file resized by ``scale``.
+
+    Args:
+        meta (dict): the view's metainfo: ``img_path``, ``ori_shape`` and, for flipped
+            views, ``flip`` / ``flip_direction``.
+        scale (tuple[float, float]): ``(sx, sy)``, SCALED = ORIGINAL * factor.
+
+    Returns:
+        callable: ``window -> ndarray[y2 - y1, x2 - x1, 3] uint8`` (BGR, as decoded).
+    """
+    path = meta['img_path']
+    src = SOURCES.find(path) or SOURCES.get(path)
+    windows = ScaledWindows(src, scale)
+    h, w = meta['ori_shape'][:2]
+    # The view's scaled size by the package's one rounding rule (scale is (sw / w, sh / h)).
+    sw, sh = (int(v) for v in scaled_lengths(np.array((w, h)), np.array(scale[:2])))
+    direction = meta.get('flip_direction') if meta.get('flip', False) else None
+    if direction not in (None, 'horizontal', 'vertical', 'diagonal'):
+        raise ValueError(f'{path}: flip_direction {direction!r} is not supported here')
+
+    def cut(window: Sequence[int]) -> np.ndarray:
+        x1, y1, x2, y2 = (int(v) for v in window)
+        if direction in ('horizontal', 'diagonal'):
+            x1, x2 = sw - x2, sw - x1
+        if direction in ('vertical', 'diagonal'):
+            y1, y2 = sh - y2, sh - y1
+        arr = windows.cut((x1, y1, x2, y2))
+        if direction in ('horizontal', 'diagonal'):
+            arr = arr[:, ::-1]
+        if direction in ('vertical', 'diagonal'):
+            arr = arr[::-1]
+        return np.ascontiguousarray(arr)
+
+    return cut

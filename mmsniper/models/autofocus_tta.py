@@ -35,7 +35,7 @@ from torch import Tensor
 from ..chips import scaled_image_size
 from ..chips.focus import cells_to_next_scale, focus_chips, interior_sides
 from ..chips.focus import focus_steps as check_focus_steps
-from ..datasets.pyramid import cut_scaled_window
+from ..imagefiles.windows import cut_scaled_window
 from .tta import SniperTTAModel
 
 

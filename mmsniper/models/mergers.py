@@ -32,6 +32,8 @@ from mmdet.registry import TASK_UTILS
 from mmengine.registry import Registry
 from torch import Tensor
 
+from ..chips import check_box_shape
+
 MergeResult = tuple[Tensor, Tensor, Tensor]
 
 
@@ -132,8 +134,7 @@ def check_detections(bboxes: Any, scores: Any, labels: Any) -> None:
     for name, t in (('bboxes', bboxes), ('scores', scores), ('labels', labels)):
         if not isinstance(t, Tensor):
             raise ValueError(f'{name}: expected a torch.Tensor, got {type(t).__name__}')
-    if bboxes.ndim != 2 or bboxes.shape[1] != 4:
-        raise ValueError(f'bboxes: expected shape (N, 4), got {tuple(bboxes.shape)}')
+    check_box_shape(bboxes, 'bboxes')
     n = bboxes.shape[0]
     if scores.shape != (n,) or labels.shape != (n,):
         raise ValueError(f'scores and labels: expected shape ({n},), got '

@@ -40,6 +40,7 @@ from torch import Tensor
 
 from ..chips import (
     box_sizes,
+    check_box_shape,
     chip_grid,
     grid_keep,
     min_overlap,
@@ -47,8 +48,7 @@ from ..chips import (
     range_mask,
     scaled_image_size,
 )
-from ..datasets.loading import file_chip_cutter
-from ..datasets.pyramid import cut_scaled_window
+from ..imagefiles.windows import cut_scaled_window, file_chip_cutter
 from .mergers import build_merger, check_detections, merge_with_index
 
 #: Chip grid settings used where ``chip_cfg`` leaves a key out.
@@ -70,9 +70,9 @@ def level_range_mask(bboxes: Tensor, lo_hi: Sequence[float]) -> Tensor:
     Returns:
         Tensor[N] bool: True for the detections in range.
     """
-    if not isinstance(bboxes, Tensor) or bboxes.ndim != 2 or bboxes.shape[1] != 4:
-        raise ValueError(f'bboxes: expected a Tensor of shape (N, 4), got '
-                         f'{getattr(bboxes, "shape", type(bboxes).__name__)}')
+    if not isinstance(bboxes, Tensor):
+        raise ValueError(f'bboxes: expected a Tensor of shape (N, 4), got {type(bboxes).__name__}')
+    check_box_shape(bboxes, 'bboxes')
     (lo, hi), = normalize_ranges([tuple(lo_hi)])
     return range_mask(box_sizes(bboxes), lo, hi, 'right')
 

@@ -1,6 +1,10 @@
-"""What one training chip costs to load, by image size, file kind and level; old vs new path.
+"""Benchmark bodies: what a training chip costs to load, inference memory, and the helpers
+every benchmark tool shares (:func:`rss_mb`, :func:`peak_rss_mb`,
+:func:`channels_last_inputs`).
 
-Behind ``tools/analysis_tools/benchmark_loading.py`` (see ``docs/large_images.md``).
+The loading benchmark is behind ``tools/analysis_tools/benchmark_loading.py`` (see
+``docs/user_guides/large_images.md``): what one training chip costs to load, by image size,
+file kind and level; old vs new path.
 
 Paths (each a real pipeline, both ending in :class:`~mmsniper.datasets.ChipGenerator`):
 
@@ -10,7 +14,7 @@ Paths (each a real pipeline, both ending in :class:`~mmsniper.datasets.ChipGener
 
 Files (generated in a temporary folder, all the same synthetic picture per size): ``jpeg``
 (quality 90, 4:2:0), ``png`` (compression level 1) and ``tiff``, the pyramid that
-:func:`~mmsniper.apis.convert_large_images.convert_large_images` makes of the JPEG.
+:func:`~mmsniper.imagefiles.convert.convert_large_images` makes of the JPEG.
 
 Levels: chip scales ``1, 1/2, 1/4, ...`` while a 512 chip does not hold the whole scaled
 image, then the scale at which it does (``512 / long side``, read from the pyramid's fit
@@ -157,7 +161,7 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
     """
     from ..imagefiles import write_pyramid
     from ..imagefiles.tiff import fit_level_size
-    from .convert_large_images import _jpeg_encoding
+    from ..imagefiles.convert import _jpeg_encoding
 
     w, h = size
     stem = osp.join(folder, f'img_{w}x{h}')
@@ -201,13 +205,25 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
     return paths
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """This process's resident memory now, MiB (Linux: ``/proc/self/statm``)."""
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+def peakrss_mb() -> float:
+    """This process's peak resident memory so far, MiB (``ru_maxrss``; Linux: KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def channels_last_inputs(module: Any, args: Any, out: dict) -> dict:
+    """Forward hook for a data preprocessor: its batch ``out['inputs']`` (Tensor[N, C, H, W])
+    in ``torch.channels_last`` memory format, for a model moved to channels-last (oneDNN's
+    CPU convolutions run faster on it; mmcv's CPU RoIAlign does not read it correctly)."""
+    import torch
+
+    out['inputs'] = out['inputs'].contiguous(memory_format=torch.channels_last)
+    return out
 
 
 def _worker(job: dict) -> dict:
@@ -218,7 +234,7 @@ def _worker(job: dict) -> dict:
     from ..datasets import ChipGenerator, LoadChipWindow
 
     cv2.setNumThreads(0)  # as mmengine sets data-loader workers: one thread
-    start_rss = _rss_mb()
+    start_rss = rss_mb()
     loader = LoadImageFromFile() if job['path'] == 'old' else \
         LoadChipWindow(oversample=job.get('oversample', 1))
     cut = ChipGenerator()
@@ -245,8 +261,8 @@ def _worker(job: dict) -> dict:
         # the first chip of a level opens the file (header, tile tables): kept in the mean
         rows.append(dict(scale=scale, chips=len(times), ms=1000 * float(np.mean(times)),
                          ms_min=1000 * float(np.min(times)), images=chips))
-    return dict(job, rows=rows, rss_start_mb=start_rss, rss_peak_mb=_peak_mb(),
-                rss_added_mb=_peak_mb() - start_rss)
+    return dict(job, rows=rows, rss_start_mb=start_rss, rss_peak_mb=peak_rss_mb(),
+                rss_added_mb=peak_rss_mb() - start_rss)
 
 
 def _in_child(fn: Any, arg: Any) -> Any:
@@ -467,7 +483,7 @@ def _inference_job(job: dict) -> dict:
     from ..models import SniperTTAModel
 
     cv2.setNumThreads(0)
-    start_rss = _rss_mb()
+    start_rss = rss_mb()
     init_default_scope('mmdet')
     load = dict(type='LoadImageFromFile') if job['path'] == 'old' else \
         dict(type='LoadImageForPyramid')
@@ -483,8 +499,8 @@ def _inference_job(job: dict) -> dict:
     with torch.no_grad():
         model.test_step(pseudo_collate([pipe(dict(img_path=job['file'], img_id=0))]))
     return dict(job, seconds=time.perf_counter() - t, chips=det.chips,
-                rss_start_mb=start_rss, rss_peak_mb=_peak_mb(),
-                rss_added_mb=_peak_mb() - start_rss)
+                rss_start_mb=start_rss, rss_peak_mb=peak_rss_mb(),
+                rss_added_mb=peak_rss_mb() - start_rss)
 
 
 def inference_memory(folder: str, size: tuple[int, int] = (20000, 20000),

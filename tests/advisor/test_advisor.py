@@ -261,7 +261,7 @@ def test_prediction_equals_the_full_computation():
 def test_prediction_equals_chip_stats_of_the_written_config(tmp_path):
     """The advisor's count equals what tools/analysis_tools/chip_stats.py measures on the
     config that the fragment makes (MMDetection's CocoDataset reading the same file)."""
-    from mmsniper.apis.chip_tools import build_sniper_dataset, compute_chip_stats
+    from mmsniper.datasets.chip_stats import build_sniper_dataset, compute_chip_stats
 
     data = _coco_like(30, seed=8)
     big = _aerial_like(1, 40, seed=9)

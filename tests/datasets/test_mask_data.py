@@ -25,7 +25,7 @@ def load(root, split='train'):
 
 
 def test_scaleshapes_polygons_are_the_visible_pixels(scaleshapes_root):
-    from mmsniper.datasets.scaleshapes import render_scaleshapes_image
+    from mmsniper.generated.scaleshapes import render_scaleshapes_image
 
     data = load(scaleshapes_root)
     anns = [a for a in data['annotations'] if a['image_id'] <= 3]
@@ -56,7 +56,7 @@ def test_advisor_and_chip_tools_with_and_without_segmentation(workdir, scaleshap
                                                               without_segmentation,
                                                               monkeypatch):
     from mmsniper.advisor import load_coco_boxes
-    from mmsniper.apis.chip_tools import build_sniper_dataset, draw_image_chips
+    from mmsniper.datasets.chip_stats import build_sniper_dataset, draw_image_chips
 
     with_seg = osp.join(scaleshapes_root, 'annotations', 'train.json')
     a, b = load_coco_boxes(with_seg), load_coco_boxes(without_segmentation)

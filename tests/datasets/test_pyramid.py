@@ -9,7 +9,8 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from mmsniper.chips import scale_factor, scaled_image_size
-from mmsniper.datasets import PYRAMID_META_KEYS, PyramidResize, cut_scaled_window
+from mmsniper.datasets import PYRAMID_META_KEYS, PyramidResize
+from mmsniper.imagefiles import cut_scaled_window
 
 SCALES = [(1400, 2000), (800, 1280), (480, 512), (-1, 512), 1.5, 0.37]
 

@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmsniper.chips import SniperSettings
 from mmsniper.engine.sniper_settings import CONSUMERS, apply_sniper_settings
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 R101 = osp.join(REPO, 'configs', 'sniper_faster_r101.py')
 SHIPPED = ('sniper_faster_r101.py', 'sniper_faster_r50.py', 'sniper_faster_r101_neg.py',
            'sniper_rpn_r101.py', 'scaleshapes/sniper_faster_r18_scaleshapes.py',

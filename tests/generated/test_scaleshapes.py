@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from mmsniper.datasets import scaleshapes as ss
-from mmsniper.datasets.scaleshapes import (
+from mmsniper.generated.scaleshapes import (
     CLASSES,
     ensure_scaleshapes,
     make_scaleshapes,

@@ -18,8 +18,8 @@ import pytest
 from mmcv.transforms import LoadImageFromFile
 from mmdet.structures.bbox import HorizontalBoxes
 
-from mmsniper.apis.benchmark_loading import synthetic_image, tickets
-from mmsniper.apis.convert_large_images import convert_large_images
+from mmsniper.utils.benchmark import synthetic_image, tickets
+from mmsniper.imagefiles.convert import convert_large_images
 from mmsniper.chips import Chip
 from mmsniper.datasets import ChipGenerator, LoadChipWindow
 from mmsniper.datasets.tickets import ChipTicket
@@ -397,7 +397,7 @@ def test_tools_and_benchmark_smoke(data, tmp_path, capsys):
     mod.main([data['ann'], data['img_dir'], '--out-dir', str(tmp_path / 'pyr'),
               '--out-ann', out_ann, '--min-pixels', '100'])
     assert '2 converted' in capsys.readouterr().out
-    from mmsniper.apis.benchmark_loading import format_table, run_benchmark
+    from mmsniper.utils.benchmark import format_table, run_benchmark
 
     res = run_benchmark(str(tmp_path / 'bench'), sizes=[(640, 480), (1300, 1000)],
                         formats=['tiff-raw', 'jpeg', 'tiff'], max_chips=2, min_seconds=0.0,

@@ -162,7 +162,7 @@ class _Progress:
 
 def make_synthetic(kind: str, images: str, out: str) -> None:
     """``--make-synthetic``: write :func:`synthetic_coco` ``(kind, images)`` to ``out``."""
-    from mmsniper.synthetic import synthetic_coco
+    from mmsniper.generated.synthetic import synthetic_coco
 
     try:
         n = int(images)
@@ -263,8 +263,10 @@ def main(argv=None) -> int:
             f.write(text)
         print(f'\nwrote {args.out}')
     if args.plot:
-        adv.plot_size_histogram(boxes, [('proposal', advice.setting),
-                                        ('COCO defaults', coco)], args.plot, band)
+        from mmsniper.visualization.advisor import plot_size_histogram
+
+        plot_size_histogram(boxes, [('proposal', advice.setting),
+                                    ('COCO defaults', coco)], args.plot, band)
         print(f'wrote {args.plot}')
     if args.json:
         out = dict(ann_file=args.ann_file, images=boxes.num_images, boxes=len(boxes.boxes),

@@ -26,7 +26,6 @@ import json
 import math
 import os
 import os.path as osp
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,13 +38,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'scaleshapes', 'faster_r18_scaleshapes.py')
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KB on Linux
-
-
 def _images(n: int) -> list:
     """COCO-sized ScaleShapes pictures (long side 640)."""
-    from mmsniper.datasets.scaleshapes import render_scaleshapes_image
+    from mmsniper.generated.scaleshapes import render_scaleshapes_image
 
     return [render_scaleshapes_image(0, 'bench', i, large_image_share=0.0).image[:, :, ::-1]
             .copy() for i in range(n)]
@@ -56,7 +51,7 @@ def _big_image(side: int):
     import cv2
     import numpy as np
 
-    from mmsniper.datasets.scaleshapes import render_scaleshapes_image
+    from mmsniper.generated.scaleshapes import render_scaleshapes_image
 
     tile = 1000
     tiles = [cv2.resize(render_scaleshapes_image(1, 'bench', i, large_image_share=0.0).image,
@@ -101,6 +96,7 @@ def run_arm(args) -> dict:
 
     import mmsniper  # noqa: F401
     from mmsniper.chips import SniperSettings
+    from mmsniper.utils.benchmark import peak_rss_mb
 
     torch.set_num_threads(args.threads)
     MMLogger.get_instance('benchmark_inference', log_level='WARNING')  # quiet init logs
@@ -155,7 +151,7 @@ def run_arm(args) -> dict:
         images = _images(args.images + 1)
         pipeline = _pipeline(SniperSettings().test_scales, None)
         warmup = 1  # first image: one-off kernel set-up, not timed
-    rss_before = _rss_mb()
+    rss_before = peak_rss_mb()
     if args.device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
     t_model = t_data = 0.0
@@ -181,7 +177,7 @@ def run_arm(args) -> dict:
                data_s_per_img=t_data / n, forward_s_per_img=forward['t'] / n,
                outside_forward_share=(t_model - forward['t']) / t_model,
                merge_ms_per_img=1000 * forward['merge'] / n,
-               dets_per_img=n_dets / n, peak_rss_mb=_rss_mb(), rss_before_mb=rss_before,
+               dets_per_img=n_dets / n, peak_rss_mb=peak_rss_mb(), rss_before_mb=rss_before,
                image_size=list(images[0].shape[:2]))
     if args.device.startswith('cuda'):
         res['peak_cuda_mb'] = torch.cuda.max_memory_allocated() / 2**20

@@ -72,12 +72,6 @@ def _contiguous_feats(module, args):
     return (tuple(f.contiguous() for f in feats), *rest)
 
 
-def _channels_last_inputs(module, args, out):
-    import torch
-    out['inputs'] = out['inputs'].contiguous(memory_format=torch.channels_last)
-    return out
-
-
 def run_one(args: argparse.Namespace, variant: str) -> dict:
     """Build the runner's model and optimizer, load the batches, time ``train_step``."""
     import torch
@@ -87,6 +81,7 @@ def run_one(args: argparse.Namespace, variant: str) -> dict:
 
     import mmsniper  # noqa: F401  (registers everything)
     from mmsniper.engine.sniper_settings import apply_sniper_settings
+    from mmsniper.utils.benchmark import channels_last_inputs
 
     parts = variant.split('+')
     if 'threads1' in parts:
@@ -127,7 +122,7 @@ def run_one(args: argparse.Namespace, variant: str) -> dict:
     compile_s = 0.0
     if 'channels_last' in parts:
         model = model.to(memory_format=torch.channels_last)
-        model.data_preprocessor.register_forward_hook(_channels_last_inputs)
+        model.data_preprocessor.register_forward_hook(channels_last_inputs)
         for name in ('bbox_roi_extractor', 'mask_roi_extractor'):
             extractor = getattr(getattr(model, 'roi_head', None), name, None)
             if extractor is not None:

@@ -10,7 +10,7 @@ import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 # isort: split
 from mmengine.config import DictAction  # noqa: E402
 
-from mmsniper.apis.chip_tools import build_sniper_dataset, compute_chip_stats, format_chip_stats  # noqa: E402
+from mmsniper.datasets.chip_stats import build_sniper_dataset, compute_chip_stats, format_chip_stats  # noqa: E402
 
 
 def main() -> None:

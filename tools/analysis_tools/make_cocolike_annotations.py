@@ -1,6 +1,6 @@
 """COCO-like annotations without pixels, for chip statistics and benchmarks; see ``--help``.
 
-Drawn by :func:`mmsniper.synthetic.synthetic_coco` (the statistics every synthetic
+Drawn by :func:`mmsniper.generated.synthetic.synthetic_coco` (the statistics every synthetic
 generator of mmsniper shares, from shared/reference/SNIPER.md): long side 640, h/w in
 [0.6, 1.5]; sqrt(area) log-normal (mu 3.743, sigma 1.218): ~41% small, 34% medium, 24%
 large; 7.3 objects per image on average (negative binomial, long tail), objects clustered
@@ -18,7 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 # isort: split
-from mmsniper.synthetic import synthetic_coco  # noqa: E402
+from mmsniper.generated.synthetic import synthetic_coco  # noqa: E402
 
 
 def make_cocolike(n_images: int, seed: int = 0) -> dict:

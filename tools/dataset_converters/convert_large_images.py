@@ -15,7 +15,7 @@ import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmsniper.apis.convert_large_images import DEFAULT_FIT_CHIP, DEFAULT_MIN_PIXELS
+    from mmsniper.imagefiles.convert import DEFAULT_FIT_CHIP, DEFAULT_MIN_PIXELS
 
     parser = argparse.ArgumentParser(
         description='Write each large image of a COCO-style data set as a tiled pyramidal '
@@ -70,7 +70,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from mmsniper.apis.convert_large_images import convert_large_images
+    from mmsniper.imagefiles.convert import convert_large_images
     from mmsniper.imagefiles import ImageFileError
 
     try:

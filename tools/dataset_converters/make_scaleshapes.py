@@ -15,7 +15,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/
 import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 # isort: split
-from mmsniper.datasets.scaleshapes import (  # noqa: E402
+from mmsniper.generated.scaleshapes import (  # noqa: E402
     DEFAULT_SPLITS,
     ensure_scaleshapes,
     format_summary,

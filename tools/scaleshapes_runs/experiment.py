@@ -191,7 +191,7 @@ def ensure_data(data_root: str = 'data/scaleshapes') -> str:
     """
     if all(osp.isfile(osp.join(data_root, 'annotations', f'{s}.json')) for s in ('train', 'val')):
         return data_root
-    from mmsniper.datasets.scaleshapes import ensure_scaleshapes
+    from mmsniper.generated.scaleshapes import ensure_scaleshapes
 
     print(f'generating the ScaleShapes data set in {data_root} ...', flush=True)
 
@@ -369,7 +369,7 @@ def pixel_stats(sniper_config: str = ARMS['sniper'], epochs: int = 3, seed: int 
         ``pyramid_mpix_per_image`` (float, megapixels), ``chip_size`` (int),
         ``chips_per_image`` (float), ``images`` (int).
     """
-    from mmsniper.apis.chip_tools import build_sniper_dataset, compute_chip_stats
+    from mmsniper.datasets.chip_stats import build_sniper_dataset, compute_chip_stats
 
     cfg_path = sniper_config if osp.isabs(sniper_config) else repo_path(sniper_config)
     ds = build_sniper_dataset(cfg_path, cfg_options)
