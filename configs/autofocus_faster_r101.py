@@ -1,6 +1,6 @@
 # AutoFocus (Najibi, Singh, Davis, ICCV 2019) on SNIPER's Faster R-CNN R-101-FPN, COCO 2017:
 # the SNIPER config plus a FocusPixel branch trained jointly with the detector, and a test
-# pyramid that runs coarse to fine, each finer scale only inside FocusChips (docs/autofocus.md).
+# pyramid that runs coarse to fine, each finer scale only inside FocusChips (docs/user_guides/autofocus.md).
 #   mim train mmsniper configs/autofocus_faster_r101.py --launcher pytorch --gpus 8
 #   mim test mmsniper configs/autofocus_faster_r101.py --checkpoint X --tta
 # Training data, schedule and the `sniper` block (test scales and ranges included) are

@@ -3,7 +3,7 @@
 #   mim train mmsniper configs/sniper_mask_rcnn_r101.py --launcher pytorch --gpus 8
 #   mim test mmsniper configs/sniper_mask_rcnn_r101.py --checkpoint X --tta   # the pyramid
 # Deviations: as for configs/sniper_faster_r101.py (FPN, mmdet's RoIAlign, torchvision
-# weights); masks: docs/masks.md.
+# weights); masks: docs/user_guides/masks.md.
 _base_ = [
     './_base_/sniper_mask_rcnn.py',  # model + data (sniper_pipeline.py) + test pyramid
     './_base_/sniper_schedule.py',

@@ -1,7 +1,7 @@
 # SNIPER, RTMDet-s on COCO 2017 (data/coco/): 8 GPUs x 16 chips of 512x512.
 #   mim train mmsniper configs/sniper_rtmdet_s.py --launcher pytorch --gpus 8
 #   mim test mmsniper configs/sniper_rtmdet_s.py --checkpoint X --tta   # the pyramid
-# RTMDet's recipe without CachedMosaic / CachedMixUp / RandomResize (docs/detectors.md,
+# RTMDet's recipe without CachedMosaic / CachedMixUp / RandomResize (docs/user_guides/one_stage_heads.md,
 # "Mosaic and MixUp"): SNIPER's chips are the scale augmentation. Its optimizer (AdamW,
 # lr 0.004 per 256 images, scaled to 128 chips) and EMA; SNIPER's 7-epoch schedule.
 _base_ = ['./_base_/sniper_rtmdet.py', './_base_/sniper_one_stage.py']

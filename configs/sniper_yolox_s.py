@@ -2,7 +2,7 @@
 #   mim train mmsniper configs/sniper_yolox_s.py --launcher pytorch --gpus 8
 #   mim test mmsniper configs/sniper_yolox_s.py --checkpoint X --tta   # the pyramid
 # YOLOX's recipe without Mosaic / RandomAffine / MixUp / BatchSyncRandomResize and without
-# YOLOXModeSwitchHook (docs/detectors.md, "Mosaic and MixUp"): SNIPER's chips are the scale
+# YOLOXModeSwitchHook (docs/user_guides/one_stage_heads.md, "Mosaic and MixUp"): SNIPER's chips are the scale
 # augmentation. Its optimizer (SGD nesterov, lr 0.01 per 64 images scaled to 128 chips,
 # weight decay 5e-4) and EMA; SNIPER's 7-epoch schedule. Like mmdet's YOLOX, no pretrained
 # weights: from scratch, 7 epochs of chips are far from YOLOX's 300 epochs.

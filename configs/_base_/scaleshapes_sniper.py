@@ -6,7 +6,7 @@ _base_ = ['./sniper_tta.py', './sniper_schedule.py']
 _data_root = 'data/scaleshapes/'
 _metainfo = dict(classes=('circle', 'triangle', 'square', 'star', 'cross', 'ring'))
 
-# COCO's scales and ranges scaled to 256 chips on ~640-pixel images (see docs/architecture.md, "Settings for ScaleShapes").
+# COCO's scales and ranges scaled to 256 chips on ~640-pixel images (see docs/design/architecture.md, "Settings for ScaleShapes").
 sniper = dict(
     scales=[(960, 1400), (480, 800), (-1, 256)],
     train_ranges=[(-1, 48), (24, 112), (96, -1)],
@@ -47,7 +47,7 @@ param_scheduler = [
 ]
 # AdamW, not the reference's SGD: from scratch and for a few hundred iterations, SGD (lr 0.02)
 # left every arm of the experiment at about 1 AP after 400 iterations; AdamW (lr 1e-3) reached
-# 3.6 AP single-scale / 5.1 AP with the pyramid after 300 (docs/demo.md, "The CPU recipe").
+# 3.6 AP single-scale / 5.1 AP with the pyramid after 300 (docs/reports/scaleshapes.md, "The CPU recipe").
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
                      clip_grad=dict(max_norm=35, norm_type=2))

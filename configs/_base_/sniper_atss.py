@@ -1,7 +1,7 @@
 # What SNIPER changes in ATSS (mmdet's atss_r50_fpn_1x_coco.py model): the assigner.
 # SniperATSSAssigner assigns the valid boxes as ATSSAssigner does, then lets ATSS pick the
 # anchors it would make positive for each ignored box: those leave the losses (mmdet's
-# ATSSAssigner drops ignored boxes on a chip without valid ones). docs/detectors.md.
+# ATSSAssigner drops ignored boxes on a chip without valid ones). docs/user_guides/one_stage_heads.md.
 # Backbone, neck and preprocessing are RetinaNet's (the same R-50-FPN, P3-P7).
 _base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
 

@@ -3,7 +3,7 @@
 # valid boxes as DINOHead does, then matches each ignored box (same Hungarian costs) among
 # the queries left unmatched and takes those out of the classification loss -- decoder
 # queries and encoder proposals alike. Denoising queries come from valid boxes only.
-# docs/detectors.md.
+# docs/user_guides/one_stage_heads.md.
 model = dict(
     type='DINO',
     num_queries=900,

@@ -2,7 +2,7 @@
 # improvements, torchvision weights): the head. FCOSHead.get_targets never sees the chip's
 # ignored boxes; SniperFCOSHead lets FCOS's own rule (inside the box or its centre region,
 # at the level whose regression range fits it) pick the points each ignored box would own,
-# and takes those out of the classification loss. docs/detectors.md.
+# and takes those out of the classification loss. docs/user_guides/one_stage_heads.md.
 # Backbone and preprocessing are RetinaNet's (the same R-50); P3-P7 from the FPN's outputs.
 _base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
 

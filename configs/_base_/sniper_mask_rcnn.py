@@ -1,5 +1,5 @@
 # SNIPER Mask R-CNN (mmdet's Mask R-CNN R-50-FPN) with SNIPER's data and test pyramid: the
-# piece another project's Mask R-CNN inherits (docs/masks.md), e.g.
+# piece another project's Mask R-CNN inherits (docs/user_guides/masks.md), e.g.
 #   _base_ = ['mmsniper::_base_/sniper_mask_rcnn.py', 'mmsniper::_base_/sniper_schedule.py']
 #   sniper = dict(...)                      # your scales, ranges, chip size
 #   train_dataloader = dict(dataset=dict(dataset=dict(data_root=..., ann_file=...)))

@@ -3,7 +3,7 @@
 # a chip with no valid box. An anchor whose IoU with an ignored box exceeds 0.4 -- one that
 # would not be background for that box were it valid (RetinaNet's neg_iou_thr) -- is
 # neither positive nor background (the reference's RPN rule, with RetinaNet's threshold).
-# Positives of valid boxes are never taken away. docs/detectors.md.
+# Positives of valid boxes are never taken away. docs/user_guides/one_stage_heads.md.
 _base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
 
 model = dict(

@@ -2,7 +2,7 @@
 # assigner. DynamicSoftLabelAssigner never sees the chip's ignored boxes;
 # SniperDynamicSoftLabelAssigner assigns the valid boxes as it does, then the ignored ones
 # as if they were valid, and the priors those would get leave the losses.
-# docs/detectors.md. Sizes: ../sniper_rtmdet_s.py.
+# docs/user_guides/one_stage_heads.md. Sizes: ../sniper_rtmdet_s.py.
 model = dict(
     type='RTMDet',
     # pad_size_divisor 32 (mmdet pads in the pipeline instead): the test pyramid's scaled

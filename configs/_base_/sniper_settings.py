@@ -6,7 +6,7 @@
 # the runner is built -- by tools/train.py, tools/test.py [--tta], mim, and MMDetection's
 # own tools alike. A component given a value of its own that contradicts `sniper` stops
 # with an error naming both keys; an unknown key here is an error with a "did you mean".
-# The rules: mmsniper/chips/settings.py (SniperSettings); docs/architecture.md.
+# The rules: mmsniper/chips/settings.py (SniperSettings); docs/design/architecture.md.
 custom_imports = dict(imports=['mmsniper'], allow_failed_imports=False)
 runner_type = 'SniperRunner'
 

@@ -1,5 +1,5 @@
 # SNIPER inference: the image pyramid with per-scale valid ranges, merged by a
-# registry-driven merger (docs/inference.md). `tools/test.py CONFIG CKPT --tta` (or
+# registry-driven merger (docs/user_guides/inference.md). `tools/test.py CONFIG CKPT --tta` (or
 # `mim test ... --tta`, or MMDetection's own tools/test.py --tta) and tools/infer.py use
 # tta_model + tta_pipeline; without --tta the test pipeline stays single-scale.
 _base_ = ['./sniper_pipeline.py']

@@ -2,7 +2,7 @@
 # SimOTA never sees the chip's ignored boxes, and YOLOX's objectness loss teaches every
 # non-positive prior "no object"; SniperYOLOXHead lets SimOTA assign the ignored boxes as
 # if they were valid and takes the priors it gives them out of that loss.
-# docs/detectors.md.
+# docs/user_guides/one_stage_heads.md.
 # Left out on purpose: BatchSyncRandomResize (chips are chip_size squares whose object sizes
 # the valid ranges are about: resizing them would undo that).
 model = dict(

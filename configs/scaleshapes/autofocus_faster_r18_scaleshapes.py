@@ -1,8 +1,8 @@
 # AutoFocus on ScaleShapes, on the CPU: sniper_faster_r18_scaleshapes.py (its chips, ranges,
-# schedule) plus the FocusPixel branch, and the coarse-to-fine test pyramid (docs/autofocus.md).
+# schedule) plus the FocusPixel branch, and the coarse-to-fine test pyramid (docs/user_guides/autofocus.md).
 #   python tools/train.py configs/scaleshapes/autofocus_faster_r18_scaleshapes.py
 #   python tools/test.py configs/scaleshapes/autofocus_faster_r18_scaleshapes.py CKPT --tta
-# Scaled for ScaleShapes as its `sniper` settings were (docs/architecture.md, "Settings for
+# Scaled for ScaleShapes as its `sniper` settings were (docs/design/architecture.md, "Settings for
 # ScaleShapes"): 256 chips for COCO's 512, so the reference's CHIP-pixel focus thresholds
 # (5, 64, 90) and minimum FocusChip sizes (16 and 20 cells of stride 16 = 256 and 320
 # pixels) are halved: (2.5, 32, 45) and 8 and 10 cells (128 and 160 pixels). A minimum

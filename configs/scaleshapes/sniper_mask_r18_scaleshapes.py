@@ -22,7 +22,7 @@ model = dict(
     test_cfg=dict(rcnn=dict(mask_thr_binary=0.5)))
 
 # Masks stay polygons until ChipGenerator clips them to the chip (poly2mask=False: no
-# full-image bitmaps; see configs/_base_/sniper_mask_rcnn.py and docs/masks.md).
+# full-image bitmaps; see configs/_base_/sniper_mask_rcnn.py and docs/user_guides/masks.md).
 _train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True, poly2mask=False),

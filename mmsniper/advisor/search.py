@@ -3,7 +3,7 @@
 Proposes a complete SNIPER setting -- scales, training and test valid ranges, chip size and
 stride -- such that the objects fall in the detector's comfortable size band (``band``,
 scaled pixels of ``sqrt(w * h)``) at one level at least, at the least pixel cost of
-positive chips. See ``docs/advisor.md`` for the algorithm and its choices.
+positive chips. See ``docs/user_guides/advisor.md`` for the algorithm and its choices.
 
 Every rule comes from the chip engine: scale factors (:func:`~mmsniper.chips.scales.
 image_scale_factors`), the range test (:func:`~mmsniper.chips.range_mask`), which boxes

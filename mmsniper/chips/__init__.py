@@ -3,7 +3,7 @@
 Settings (:class:`SniperSettings`, every rule in one place), scale factors, valid ranges,
 positive chips by greedy cover, negative chips, per-chip box assignment, the planner
 (:func:`plan_image`, :func:`plan_epoch`, chip tickets), ragged box tables and pixel
-accounting. See ``docs/chips.md`` for the algorithm as implemented and every deliberate
+accounting. See ``docs/design/chip_engine.md`` for the algorithm as implemented and every deliberate
 deviation from the official code.
 """
 from ._checks import check_box_shape

@@ -53,7 +53,7 @@ class LoadChipWindow(BaseTransform):
     coarsest stored resolution that is still at least the chip's scale.
 
     What that costs depends on the file (chosen by content, not extension; see
-    ``docs/large_images.md`` for measurements):
+    ``docs/user_guides/large_images.md`` for measurements):
 
     - a tiled pyramid written by ``tools/dataset_converters/convert_large_images.py``:
       only the tiles under the window, from the level with factor ``k = 2^i <= 1 /
@@ -112,7 +112,7 @@ class LoadChipWindow(BaseTransform):
             Chips from a pyramid were then within 1.5 grey levels of the decode-crop-resize
             chip at every level we measured (with 1: up to 2.4 from raw levels, 3.3 from
             JPEG levels), for 2-6x the time per chip from raw levels and 8-30x from JPEG
-            levels (docs/large_images.md, "Fidelity"). SNIPER's coarsest chip comes from
+            levels (docs/user_guides/large_images.md, "Fidelity"). SNIPER's coarsest chip comes from
             the pyramid's fit level either way. Default 1.
     """
 

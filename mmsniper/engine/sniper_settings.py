@@ -18,7 +18,7 @@ The components and the keys they receive:
 ``ChipGenerator``             scales, train_ranges, chip_size, stride, min_size, min_visible
                               (simple mode; with ChipSampler the tickets carry them)
 ``SnipResize``                scales, train_ranges, min_size, min_visible (SNIP: whole
-                              images at a random level, ``docs/equal_compute.md``)
+                              images at a random level, ``docs/reports/equal_compute.md``)
 ``PyramidResize``             one view per ``test_scales`` entry: ``scale``, ``level`` and
                               ``test_range`` (from ``test_ranges``); a TestTimeAug stage
                               holding one ``PyramidResize`` without ``scale`` is a template

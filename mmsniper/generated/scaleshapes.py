@@ -7,7 +7,7 @@ The realised ``sqrt(area)`` of the annotations spans tiny to huge in COCO's prop
 (about 41% small < 32, 34% medium, 24% large > 96), with about 7.3 objects per image
 (median 5, a long tail, a few empty images) and images of COCO's shapes (long side 640,
 height / width in [0.6, 1.5]) plus a share of much larger ones (long side 1200-2000) that
-do not fit one 512 chip. See ``docs/scaleshapes.md``.
+do not fit one 512 chip. See ``docs/user_guides/scaleshapes.md``.
 
 Everything is in the ORIGINAL frame (pixels of the written image file). ``bbox`` is the
 tight COCO box ``[x, y, w, h]`` of the object's visible pixels (a pixel at column ``c``
@@ -56,7 +56,7 @@ _SMALL_AREA, _LARGE_AREA = COCO_SMALL_AREA, COCO_LARGE_AREA
 # objects then gain area from rasterisation (small ones), lose some to occlusion (large
 # ones) and are clipped below at _MIN_SQRT_AREA, so mu and sigma below are calibrated on the
 # REALISED annotation areas: 8000 images (seeds 1 and 100) gave 41.1% small, 34.3% medium,
-# 24.7% large (COCO: 41%, 34%, 24%); see docs/scaleshapes.md.
+# 24.7% large (COCO: 41%, 34%, 24%); see docs/user_guides/scaleshapes.md.
 _SIZE_MU = 3.79
 _SIZE_SIGMA = 1.31
 _MIN_SQRT_AREA = 5.0  # smaller shapes rasterise to a few pixels of no recognisable outline

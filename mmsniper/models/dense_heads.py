@@ -2,7 +2,7 @@
 
 Each class is the smallest change that makes one family's target assignment respect the
 chip's ignored boxes (:mod:`mmsniper.models.ignore` has the rule and the shared pieces;
-docs/detectors.md the guide):
+docs/user_guides/one_stage_heads.md the guide):
 
 * RetinaNet: ``RetinaHead`` hands them to its assigner; ``SniperMaxIoUAssigner``
   (assigners.py) makes them count, config only.

@@ -7,7 +7,7 @@ them as ``batch_gt_instances_ignore``). An ignored box must be neither positive 
 background: the priors (anchors, points, queries) it claims leave the classification and
 regression losses.
 
-The rule every mmsniper head follows (docs/detectors.md):
+The rule every mmsniper head follows (docs/user_guides/one_stage_heads.md):
 
 1. the VALID boxes are assigned exactly as MMDetection does (positives and their targets
    are the parent head's);

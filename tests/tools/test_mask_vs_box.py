@@ -1,6 +1,6 @@
 """The mask-vs-box measurement's report (tools/analysis_tools/mask_vs_box.py); its training
-and test steps are the experiment's (tests/test_demo.py) on the mask config, which
-tests/test_mask_training.py trains and tests end to end."""
+and test steps are the experiment's (tests/tools/test_demo.py) on the mask config, which
+tests/tools/test_mask_training.py trains and tests end to end."""
 from __future__ import annotations
 
 import os.path as osp

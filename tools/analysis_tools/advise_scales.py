@@ -5,14 +5,14 @@ proposes a complete SNIPER setting that brings the objects into the detector's
 comfortable size band at one level at least, at the least pixel cost of positive chips,
 and prints the proposal next to the COCO defaults: coverage per level, objects no level
 covers, chips and pixels per image (counted by the chip engine on a sample). See
-docs/advisor.md for the algorithm.
+docs/user_guides/advisor.md for the algorithm.
 
 Examples:
     python tools/analysis_tools/advise_scales.py data/coco/annotations/instances_train2017.json
     python tools/analysis_tools/advise_scales.py data/dota/train.json --band 24 160 \\
         --out configs/dota_setting.py --base configs/sniper_faster_r101.py \\
         --plot sizes.png --json advice.json
-    # a synthetic COCO-sized file for the benchmark in docs/advisor.md
+    # a synthetic COCO-sized file for the benchmark in docs/user_guides/advisor.md
     python tools/analysis_tools/advise_scales.py --make-synthetic coco 118287 /tmp/coco_like.json
 """
 import argparse
@@ -47,7 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         description='Propose a SNIPER setting (scales, training and test valid ranges, chip\n'
                     'size, stride) from the boxes of a COCO-format annotation file, and compare\n'
                     'it with the COCO defaults (coverage per level, objects no level covers,\n'
-                    'chips and pixels per image). Algorithm: docs/advisor.md.',
+                    'chips and pixels per image). Algorithm: docs/user_guides/advisor.md.',
         epilog=__doc__[__doc__.index('Examples:'):],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('ann_file', nargs='?', metavar='ANN_FILE',

@@ -21,13 +21,13 @@ def main() -> None:
     p.add_argument('--out', default='work_dirs/sniper_vs_baselines', help='output directory')
     p.add_argument('--iters', type=int, default=1000,
                    help='training iterations of every arm (default 1000: 54 minutes in all '
-                   'on 2 idle CPU cores, measured; see docs/demo.md)')
+                   'on 2 idle CPU cores, measured; see docs/reports/scaleshapes.md)')
     p.add_argument('--seed', type=int, default=0, help='randomness.seed of every training')
     p.add_argument('--detector', default='faster_r18', choices=list(DETECTORS),
                    help='the detector every arm trains: faster_r18 (the half-width ResNet-18 '
                    'Faster R-CNN, from scratch; arms single_scale, pyramid, sniper), '
                    'retinanet_mnv2 / fcos_mnv2 (ImageNet MobileNetV2; arms single_scale, '
-                   'sniper; docs/detectors.md)')
+                   'sniper; docs/user_guides/one_stage_heads.md)')
     p.add_argument('--arms', nargs='+', default=None, choices=list(ARMS),
                    help="which trainings to run (default: all of the detector's)")
     p.add_argument('--single-scale-eval', action='store_true',

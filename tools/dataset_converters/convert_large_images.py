@@ -4,7 +4,7 @@
         [--out-dir DIR] [--out-ann FILE] [--nproc 4] [--min-pixels N] [--skip-bad]
 
 Then train with the new annotation file and ``LoadChipWindow`` as the first transform;
-see ``--help`` and docs/large_images.md.
+see ``--help`` and docs/user_guides/large_images.md.
 """
 import argparse
 import os.path as osp
@@ -54,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         default=None,
                         help="the reduced levels' compression (default: --compression's); "
                         'none: raw, faster to read, stored uncompressed (all reduced '
-                        'levels together: W*H bytes an image); docs/large_images.md')
+                        'levels together: W*H bytes an image); docs/user_guides/large_images.md')
     parser.add_argument('--fit-chip', type=int, default=DEFAULT_FIT_CHIP,
                         help='chip size of the training config: also store each image '
                         'resized to fit one chip (SNIPER\'s coarsest scale, chip / long '

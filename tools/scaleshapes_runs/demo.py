@@ -36,11 +36,11 @@ from .experiment import (  # this folder: tools/scaleshapes_runs/
 RPN_CONFIG = 'configs/scaleshapes/sniper_rpn_r18_scaleshapes.py'
 # The detector: MobileNetV2 initialised from torchvision's ImageNet weights (the offline
 # package `make setup` installs); from scratch, the half-width ResNet-18 reached 4.7 AP where
-# this one reached 32.5 in the same 300 iterations (docs/demo.md).
+# this one reached 32.5 in the same 300 iterations (docs/reports/scaleshapes.md).
 POS_CONFIG = 'configs/scaleshapes/sniper_faster_mnv2_scaleshapes.py'
 NEG_CONFIG = 'configs/scaleshapes/sniper_faster_mnv2_scaleshapes_neg.py'
 
-#: Defaults sized for 12 minutes on 2 idle CPU cores (see docs/demo.md for the timings).
+#: Defaults sized for 12 minutes on 2 idle CPU cores (see docs/reports/scaleshapes.md for the timings).
 DEFAULT_ITERS = 300
 DEFAULT_RPN_ITERS = 80
 #: Detections drawn in the pictures score at least this (mmdet's default too; the pictures
@@ -225,7 +225,7 @@ def explain(m: Dict[str, Any]) -> List[str]:
     verdict = (f'the pyramid is {d_ap:+.1f} AP ahead of the single scale ({d_aps:+.1f} on '
                'small objects, which it sees enlarged).' if d_ap > 0 else
                f'the pyramid is NOT ahead of the single scale ({d_ap:+.1f} AP): too short a '
-               'training for the scales to differ, see docs/demo.md.')
+               'training for the scales to differ, see docs/reports/scaleshapes.md.')
     return [
         'What the numbers mean: AP is COCO\'s average precision over box-overlap (IoU) '
         'thresholds 0.50 to 0.95 (100 = every object found, tightly, nothing else);',

@@ -43,7 +43,7 @@ ARMS: Dict[str, str] = {
 EVAL_CONFIG = 'configs/scaleshapes/sniper_faster_r18_scaleshapes.py'
 #: Detector (``--detector``) -> arm -> training config. The arms of one detector train one
 #: architecture, so every checkpoint loads into the detector's ``sniper`` config, whose image
-#: pyramid evaluates them all. The one-stage detectors (docs/detectors.md) start from
+#: pyramid evaluates them all. The one-stage detectors (docs/user_guides/one_stage_heads.md) start from
 #: ImageNet MobileNetV2 weights and have no full-pyramid arm.
 DETECTORS: Dict[str, Dict[str, str]] = {
     'faster_r18': ARMS,
@@ -60,7 +60,7 @@ ARM_TITLES = {'single_scale': 'single-scale', 'pyramid': 'full image pyramid',
 #: CocoMetric keys -> short names (values are reported in percent).
 METRIC_KEYS = {'coco/bbox_mAP': 'AP', 'coco/bbox_mAP_50': 'AP50', 'coco/bbox_mAP_75': 'AP75',
                'coco/bbox_mAP_s': 'APs', 'coco/bbox_mAP_m': 'APm', 'coco/bbox_mAP_l': 'APl'}
-#: ... and the mask metrics of ``CocoMetric(metric=['bbox', 'segm'])`` (docs/masks.md).
+#: ... and the mask metrics of ``CocoMetric(metric=['bbox', 'segm'])`` (docs/user_guides/masks.md).
 SEGM_KEYS = {k.replace('bbox', 'segm'): 'segm_' + v for k, v in METRIC_KEYS.items()}
 
 # Lines of the tools' output worth showing while they run (the rest goes to the log file).

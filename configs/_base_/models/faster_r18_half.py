@@ -15,7 +15,7 @@ model = dict(
     roi_head=dict(
         # sampling_ratio=2 instead of mmcv's adaptive 0: on the CPU, RoIAlign forward and
         # backward took a third of a SNIPER iteration (profile of 30 iterations of 8 chips,
-        # docs/demo.md, "The CPU recipe"); a fixed 2 x 2 samples per bin is detectron2's
+        # docs/reports/scaleshapes.md, "The CPU recipe"); a fixed 2 x 2 samples per bin is detectron2's
         # choice too.
         bbox_roi_extractor=dict(out_channels=64, roi_layer=dict(sampling_ratio=2)),
         bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=6)),
