@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict, DictAction
 
@@ -51,6 +51,53 @@ def _load_cfg(args: argparse.Namespace) -> Config:
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return cfg
+
+
+#: The guide that prepares a config's data, named when the data is missing.
+DATA_GUIDE = 'docs/user_guides/training.md#prepare-the-data'
+
+
+def _annotation_files(node: Any, path: str) -> Iterator[Tuple[str, str]]:
+    """``(config key, file)`` of every local annotation file a dataloader's dataset names
+    (wrappers followed: ``dataset``, ``datasets``)."""
+    if isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            yield from _annotation_files(item, f'{path}[{i}]')
+        return
+    if not isinstance(node, dict):
+        return
+    ann = node.get('ann_file')
+    if isinstance(ann, str) and ann and node.get('backend_args') is None:
+        root = node.get('data_root') or ''
+        full = ann if osp.isabs(ann) or '://' in ann else osp.join(root, ann)
+        if '://' not in full:
+            yield f'{path}.ann_file', full
+    for key in ('dataset', 'datasets'):
+        if key in node:
+            yield from _annotation_files(node[key], f'{path}.{key}')
+
+
+def check_data_present(cfg: Config, loader: str, config_path: str) -> None:
+    """Stop with a few plain lines when the annotation file a dataloader needs is missing.
+
+    Runs before the runner (and so before any model or weight file) is built: the message
+    names the missing file, where the config expects the data, the guide that prepares it
+    and ``make demo``, which needs no download.
+
+    Raises:
+        SystemExit: the message, when an annotation file of ``cfg[loader]`` does not exist.
+    """
+    loader_cfg = cfg.get(loader)
+    if not isinstance(loader_cfg, dict):
+        return
+    for key, path in _annotation_files(loader_cfg.get('dataset'), f'{loader}.dataset'):
+        if not osp.exists(path):
+            raise SystemExit(
+                f'{config_path}: the annotation file {path} ({key}) does not exist.\n'
+                f'  The config expects its data under {osp.dirname(osp.abspath(path))} '
+                '(paths are relative to the working directory).\n'
+                f'  How to prepare it: {DATA_GUIDE}\n'
+                '  To run SNIPER without any download (generated data, CPU): make demo')
 
 
 def _build_runner(cfg: Config, config_path: str):
@@ -98,6 +145,7 @@ def train_cli(argv: Optional[Sequence[str]] = None) -> None:
             raise FileNotFoundError(f'--resume checkpoint {args.resume!r} does not exist')
         cfg.resume, cfg.load_from = True, args.resume
 
+    check_data_present(cfg, 'train_dataloader', args.config)
     _build_runner(cfg, args.config).train()
 
 
@@ -145,6 +193,7 @@ def test_cli(argv: Optional[Sequence[str]] = None) -> None:
     if args.tta:
         _apply_tta(cfg, args.config)
 
+    check_data_present(cfg, 'test_dataloader', args.config)
     runner = _build_runner(cfg, args.config)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
