@@ -10,6 +10,8 @@ train_pipeline = [
     # boxes outside the level's range (or cut to slivers) become ignored, never deleted.
     dict(type='ChipGenerator'),
     dict(type='RandomFlip', prob=0.5),
+    # SNIPER's meta keys, written here once: every SNIPER training pipeline ends with this
+    # step (children take it as `_base_.train_pipeline[-1]`).
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'pad_shape',
                     'scale_factor', 'flip', 'flip_direction', 'chip', 'chip_level',

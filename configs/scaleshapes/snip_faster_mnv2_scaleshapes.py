@@ -12,10 +12,7 @@ train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='SnipResize'),   # scales, train_ranges, min_size, min_visible: from `sniper`
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'pad_shape',
-                    'scale_factor', 'flip', 'flip_direction', 'chip', 'chip_level',
-                    'chip_scale', 'chip_kind', 'chip_valid_range')),
+    _base_.train_pipeline[-1],  # PackDetInputs with SNIPER's meta keys (_base_/sniper_pipeline.py)
 ]
 # Whole images, MMDetection's own dataset and sampler (as the single-scale and pyramid
 # arms), batches of 2.

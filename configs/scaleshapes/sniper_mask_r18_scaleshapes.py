@@ -28,10 +28,7 @@ _train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True, poly2mask=False),
     dict(type='ChipGenerator'),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'pad_shape',
-                    'scale_factor', 'flip', 'flip_direction', 'chip', 'chip_level',
-                    'chip_scale', 'chip_kind', 'chip_valid_range')),
+    _base_.train_pipeline[-1],  # PackDetInputs with SNIPER's meta keys (_base_/sniper_pipeline.py)
 ]
 train_dataloader = dict(dataset=dict(dataset=dict(pipeline=_train_pipeline)))
 val_evaluator = dict(metric=['bbox', 'segm'])
