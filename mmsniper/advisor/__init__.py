@@ -3,8 +3,8 @@
 Reads a COCO-format annotation file (no pixels), proposes a complete SNIPER setting such
 that the objects fall in the detector's comfortable size band at one level at least, at the
 least pixel cost of positive chips, and reports coverage and cost next to the COCO defaults
-(``tools/analysis_tools/advise_scales.py``, ``docs/user_guides/advisor.md``). It is built on the chip
-engine (:mod:`mmsniper.chips`: settings, scale factors, the range test, the cover's rules,
+(``tools/analysis_tools/advise_scales.py``, ``docs/user_guides/advisor.md``). It is built on the
+chip engine (:mod:`mmsniper.chips`: settings, scale factors, the range test, the cover's rules,
 the planner) and implements none of its rules itself.
 
 - :mod:`~mmsniper.advisor.annotations`: the annotation file as a :class:`BoxSet`;

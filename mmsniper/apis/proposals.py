@@ -43,8 +43,9 @@ def prepare_for_extraction(model: torch.nn.Module, channels_last: bool) -> torch
        inference only, the model never trains again here).
     2. ``channels_last``: weights and input batches in ``torch.channels_last`` memory
        format, which oneDNN's CPU convolutions run faster (a half-width ResNet-18 RPN at
-       1024x1408: 0.35 -> 0.28 s per forward, docs/reports/scaleshapes.md). Only for a model without an
-       RoI stage: mmcv's CPU RoIAlign reads its input as NCHW memory whatever the strides.
+       1024x1408: 0.35 -> 0.28 s per forward, docs/reports/scaleshapes.md). Only for a model
+       without an RoI stage: mmcv's CPU RoIAlign reads its input as NCHW memory whatever the
+       strides.
     """
     from mmcv.cnn import fuse_conv_bn
 

@@ -46,5 +46,6 @@ __all__ = [
     'ChipGrid', 'chip_grid', 'grid_keep', 'grid_starts', 'min_overlap',
     'SniperSettings', 'BoxTable', 'ChipTicket', 'ImagePlan', 'make_ticket', 'epoch_rng',
     'plan_image', 'plan_epoch', 'draw_ticket', 'boxes_in_no_chip',
-    'check_box_shape', 'FocusStep', 'focus_steps', 'focus_chips', 'focus_targets', 'cells_to_next_scale',
+    'check_box_shape', 'FocusStep', 'focus_steps', 'focus_chips', 'focus_targets',
+    'cells_to_next_scale',
 ]

@@ -1,7 +1,8 @@
 """What SNIPER will train on, before training: chip statistics.
 
 Behind ``tools/analysis_tools/chip_stats.py`` and, with the pictures of
-:mod:`mmsniper.visualization.chips`, ``tools/analysis_tools/browse_chips.py``. Both read the training set of a config through its :class:`~mmsniper.datasets.SniperDataset`
+:mod:`mmsniper.visualization.chips`, ``tools/analysis_tools/browse_chips.py``. Both read the
+training set of a config through its :class:`~mmsniper.datasets.SniperDataset`
 (annotations only for the statistics), with the config's ``sniper`` block applied as the
 runner applies it, and plan chips with training's own planner
 (:func:`mmsniper.chips.plan_epoch`); each chip's boxes are judged by the one assignment
@@ -9,15 +10,13 @@ runner applies it, and plan chips with training's own planner
 """
 from __future__ import annotations
 
-import os
-import os.path as osp
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
-from ..annotations import size_mismatch
 from ..chips import BoxAssignment, Chip, assign_boxes, plan_epoch, pyramid_pixels, scale_factor
+
 
 def chip_assignment(dataset, boxes: np.ndarray, chip: Chip,
                     size: tuple) -> BoxAssignment:

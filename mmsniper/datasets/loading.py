@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import os.path as osp
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -34,9 +34,6 @@ from ..annotations import size_mismatch
 from ..imagefiles import (
     MAX_IMAGE_PIXELS,
     ImageFileError,
-    ImageSource,
-    ScaledWindows,
-    SourceCache,
     crop_window,
     decode,
     level_factor,
@@ -47,13 +44,14 @@ from ..imagefiles.tiff import TiffFormatError
 from ..imagefiles.windows import reads_fit_level
 from .tickets import ChipTicket
 
+
 @TRANSFORMS.register_module()
 class LoadChipWindow(BaseTransform):
     """Read the window of the image file that the ticket's chip is cut from, at the
     coarsest stored resolution that is still at least the chip's scale.
 
     What that costs depends on the file (chosen by content, not extension; see
-    ``docs/user_guides/large_images.md`` for measurements):
+    ``docs/reports/large_images.md`` for measurements):
 
     - a tiled pyramid written by ``tools/dataset_converters/convert_large_images.py``:
       only the tiles under the window, from the level with factor ``k = 2^i <= 1 /
@@ -112,7 +110,7 @@ class LoadChipWindow(BaseTransform):
             Chips from a pyramid were then within 1.5 grey levels of the decode-crop-resize
             chip at every level we measured (with 1: up to 2.4 from raw levels, 3.3 from
             JPEG levels), for 2-6x the time per chip from raw levels and 8-30x from JPEG
-            levels (docs/user_guides/large_images.md, "Fidelity"). SNIPER's coarsest chip comes from
+            levels (docs/reports/large_images.md, "Fidelity"). SNIPER's coarsest chip comes from
             the pyramid's fit level either way. Default 1.
     """
 

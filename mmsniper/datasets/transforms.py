@@ -129,7 +129,7 @@ def _cut_level(img: np.ndarray, g: dict, chip_size: int, pad_val: Any,
     loader reads the level with ``k * scale <= 1 < 2 k * scale`` where the file has it, so
     the remaining downscale is under 2x; where it is 2x or more (``LoadChipWindow(
     oversample=2)``, or a JPEG, which decodes at 1/8 at most), the level is low-passed
-    first (:func:`~mmsniper.imagefiles.windows.prefilter_for_scale`; docs/user_guides/large_images.md
+    first (:func:`~mmsniper.imagefiles.windows.prefilter_for_scale`; docs/reports/large_images.md
     gives the differences from INTER_AREA on ORIGINAL).
     """
     x0, y0, k = origin

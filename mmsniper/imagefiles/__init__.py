@@ -3,16 +3,17 @@
 No MMDetection here (OpenCV, NumPy, PIL for JPEG headers): the loading transform
 :class:`~mmsniper.datasets.LoadChipWindow`, ``ChipGenerator``, the test-time models' chip
 cutters (:func:`cut_scaled_window`, :func:`file_chip_cutter`), the converter
-(:mod:`~mmsniper.imagefiles.convert`) and the loading benchmark all use it. See ``docs/user_guides/large_images.md``.
+(:mod:`~mmsniper.imagefiles.convert`) and the loading benchmark all use it. See
+``docs/user_guides/large_images.md``.
 """
 from .reader import (
     MAX_IMAGE_PIXELS,
+    SOURCES,
     HeldLevel,
     ImageFileError,
     ImageSource,
     SourceCache,
     StaleImageError,
-    SOURCES,
     decode,
     image_source,
     jpeg_header,

@@ -1,6 +1,7 @@
 """Convert the large images of a COCO-style data set to tiled pyramidal TIFFs, once.
 
-Behind ``tools/dataset_converters/convert_large_images.py``; see ``docs/user_guides/large_images.md``.
+Behind ``tools/dataset_converters/convert_large_images.py``; see
+``docs/user_guides/large_images.md``.
 
 For each image of the annotation file with more than ``min_pixels`` pixels, the file is
 decoded as ``LoadImageFromFile`` decodes it (OpenCV, 8-bit BGR, EXIF orientation applied)
@@ -50,7 +51,7 @@ from .tiff import fit_level_size
 
 MANIFEST = 'manifest.json'
 #: Images with at most this many pixels are kept as they are: 4 chips of 512x512. Below
-#: it a whole decode costs less than twice the tiles one chip reads (docs/user_guides/large_images.md).
+#: it a whole decode costs less than twice the tiles one chip reads (docs/reports/large_images.md).
 DEFAULT_MIN_PIXELS = 4 * 512 * 512
 #: The fit level's chip size: SniperSettings' default ``chip_size`` (512).
 DEFAULT_FIT_CHIP = SniperSettings.chip_size
@@ -225,20 +226,20 @@ def convert_large_images(ann_file: str, img_dir: str, out_dir: Optional[str] = N
             Default ``4 * 512 * 512``.
         tile (int): tile side (multiple of 16). Default 256.
         compression (str): ``'jpeg'`` (default), ``'deflate'`` or ``'none'`` (lossless,
-            larger, slower to read; see docs/user_guides/large_images.md).
+            larger, slower to read; see docs/reports/large_images.md).
         quality (int, optional): JPEG quality of the full-resolution level. Default: a
             JPEG source's own quality (estimated from its tables; re-encoding on the same
             grid then loses little) and its chroma subsampling, else 95.
         level_quality (int): JPEG quality of the reduced levels. Default 95.
         level_subsampling (str): their chroma subsampling, ``'444'`` (default) or
-            ``'420'`` (faster to read, less faithful colour; docs/user_guides/large_images.md).
+            ``'420'`` (faster to read, less faithful colour; docs/reports/large_images.md).
         level_compression (str, optional): the reduced levels' compression when not
             ``compression``'s; ``'none'``: raw, faster to read, as large as the pixels
-            (docs/user_guides/large_images.md). Default: ``compression``.
+            (docs/reports/large_images.md). Default: ``compression``.
         fit_chip (int | None): the chip size of the training config: each pyramid also
             stores the whole image resized to fit one such chip (``fit_chip / long
             side``, SNIPER's coarsest scale), so that chip is read as it is instead of
-            being resampled from a factor-2 level (docs/user_guides/large_images.md: 2.5-4.4 grey
+            being resampled from a factor-2 level (docs/reports/large_images.md: 2.5-4.4 grey
             levels from the decode-crop-resize chip otherwise). None or 0: no fit level.
             Default 512.
         skip_bad (bool): skip (and count) unreadable, truncated, corrupt or wrongly sized

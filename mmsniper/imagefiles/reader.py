@@ -521,8 +521,8 @@ SOURCES = SourceCache()
 
 
 def image_source(results: dict) -> Optional[ImageSource]:
-    """The opened file of a view that :class:`~mmsniper.datasets.LoadImageForPyramid` left on disk (None
-    when the view holds its image). Uses the process's cache of open files."""
+    """The opened file of a view that :class:`~mmsniper.datasets.LoadImageForPyramid` left on
+    disk (None when the view holds its image). Uses the process's cache of open files."""
     cfg = results.get('img_source') if isinstance(results, dict) else None
     if not cfg:
         return None

@@ -9,7 +9,7 @@ side fits in one tile. A file may also hold a **fit level** after those (``fit_s
 description): the whole image resized with OpenCV's area average to the size at which it
 fits one chip, uncompressed, exactly as ``ChipGenerator`` resizes that chip's window, so
 SNIPER's coarsest chip (the whole image at ``chip / long side``) is read as it is
-(docs/user_guides/large_images.md: the factor-2 levels cannot give that chip within 2 grey levels).
+(docs/reports/large_images.md: the factor-2 levels cannot give that chip within 2 grey levels).
 
 Tiles are JPEG (one complete JFIF stream per tile, ``Photometric = YCbCr``, 4:4:4 or 4:2:0, as
 TIFF Technical Note 2 allows), Deflate or uncompressed (both ``RGB``), 8 bits, 3 samples.
@@ -152,7 +152,7 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
     Args:
         img (ndarray[H, W, 3] uint8): BGR image, ORIGINAL pixels (as ``cv2.imread``).
         path (str): the file to write (overwritten).
-        tile (int): tile side, a multiple of 16. Default 256 (see docs/user_guides/large_images.md).
+        tile (int): tile side, a multiple of 16. Default 256 (see docs/reports/large_images.md).
         compression (str): ``'jpeg'`` (default), ``'deflate'`` (lossless) or ``'none'``.
         quality (int): JPEG quality of the full-resolution level, 1-100. Default 90.
             Re-encoding a JPEG at its own quality and chroma subsampling, on the same
@@ -164,13 +164,13 @@ def write_pyramid(img: np.ndarray, path: str, tile: int = 256, compression: str 
         level_subsampling (str): the same for the reduced levels. Default ``'444'``:
             they have more detail per pixel than the source, and 4:2:0 cost them 2-3
             grey levels more mean difference in our measurements (but decodes about
-            1.5x faster; docs/user_guides/large_images.md).
+            1.5x faster; docs/reports/large_images.md).
         description (dict, optional): more keys for the JSON description (e.g. the source
             file's size and mtime).
         level_compression (str, optional): the reduced levels' compression, if not
             ``compression``'s: ``'none'`` keeps them raw, faster to read and as large as
             their pixels (``W * H`` bytes for all reduced levels together;
-            docs/user_guides/large_images.md).
+            docs/reports/large_images.md).
         fit_size (tuple[int, int], optional): ``(w, h)`` SCALED pixels: also store the
             fit level, ``cv2.resize(img, fit_size, interpolation=cv2.INTER_AREA)`` (the
             chip of the whole image at ``scale = chip / long side`` is that resize,
@@ -538,7 +538,7 @@ class TiledPyramid:
         """:meth:`read` for an uncompressed level: only the tile rows inside the window are
         read, straight into one buffer, and the colours are swapped once (TIFF RGB to BGR)
         for the whole window: about half the time of reading whole tiles and flipping
-        each (docs/user_guides/large_images.md, raw levels)."""
+        each (docs/reports/large_images.md, raw levels)."""
         u1, v1, u2, v2 = box
         t = lv.tile
         cols = math.ceil(lv.width / t)

@@ -144,7 +144,7 @@ def prefilter_for_scale(img: np.ndarray, k: int, scale: Sequence[float]) -> np.n
     centred box of width ``r - 1`` (:func:`box_kernel`; OpenCV ``sepFilter2D``, border
     replicated): the box and the bilinear pass together come closest to OpenCV's area
     average of ``r x r`` among the rules we measured for ``2 <= r < 4``
-    (docs/user_guides/large_images.md, "Fidelity"; block means of ``floor(r)``, the earlier rule, were
+    (docs/reports/large_images.md, "Fidelity"; block means of ``floor(r)``, the earlier rule, were
     2-8 grey levels off when the blocks did not line up with the chip's pixels). Under 2x
     nothing is done.
 

@@ -3,7 +3,7 @@ every benchmark tool shares (:func:`rss_mb`, :func:`peak_rss_mb`,
 :func:`channels_last_inputs`).
 
 The loading benchmark is behind ``tools/analysis_tools/benchmark_loading.py`` (see
-``docs/user_guides/large_images.md``): what one training chip costs to load, by image size,
+``docs/reports/large_images.md``): what one training chip costs to load, by image size,
 file kind and level; old vs new path.
 
 Paths (each a real pipeline, both ending in :class:`~mmsniper.datasets.ChipGenerator`):
@@ -160,8 +160,8 @@ def make_files(folder: str, size: tuple[int, int], formats: Sequence[str],
         dict: ``{format: path}``.
     """
     from ..imagefiles import write_pyramid
-    from ..imagefiles.tiff import fit_level_size
     from ..imagefiles.convert import _jpeg_encoding
+    from ..imagefiles.tiff import fit_level_size
 
     w, h = size
     stem = osp.join(folder, f'img_{w}x{h}')
@@ -211,7 +211,7 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
 
 
-def peakrss_mb() -> float:
+def peak_rss_mb() -> float:
     """This process's peak resident memory so far, MiB (``ru_maxrss``; Linux: KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

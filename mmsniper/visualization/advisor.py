@@ -11,6 +11,7 @@ from ..advisor.report import _fmt_range, _fmt_scale
 from ..chips import SniperSettings
 from ..chips.scales import image_scale_factors
 
+
 def plot_size_histogram(boxset: BoxSet, settings: Sequence[tuple[str, SniperSettings]],
                         path: str, band: tuple[float, float]) -> None:
     """Histogram of object sizes with each setting's training ranges, as a PNG.

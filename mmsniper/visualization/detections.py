@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+
 def _palette(n: int) -> list[tuple[int, int, int]]:
     rng = np.random.default_rng(12345)
     return [tuple(int(c) for c in rng.integers(64, 256, 3)) for _ in range(max(n, 1))]

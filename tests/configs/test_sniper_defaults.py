@@ -7,8 +7,9 @@ import os.path as osp
 
 from mmengine.config import Config
 
-from conftest import REPO
 from mmsniper.chips import SniperSettings
+
+from conftest import REPO
 
 
 def test_base_sniper_block_equals_the_settings_defaults():

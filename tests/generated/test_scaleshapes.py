@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmsniper.datasets import scaleshapes as ss
+from mmsniper.generated import scaleshapes as ss
 from mmsniper.generated.scaleshapes import (
     CLASSES,
     ensure_scaleshapes,

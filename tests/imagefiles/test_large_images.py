@@ -18,8 +18,6 @@ import pytest
 from mmcv.transforms import LoadImageFromFile
 from mmdet.structures.bbox import HorizontalBoxes
 
-from mmsniper.utils.benchmark import synthetic_image, tickets
-from mmsniper.imagefiles.convert import convert_large_images
 from mmsniper.chips import Chip
 from mmsniper.datasets import ChipGenerator, LoadChipWindow
 from mmsniper.datasets.tickets import ChipTicket
@@ -31,8 +29,10 @@ from mmsniper.imagefiles import (
     open_image,
     write_pyramid,
 )
+from mmsniper.imagefiles.convert import convert_large_images
 from mmsniper.imagefiles.tiff import fit_level_size, halve
 from mmsniper.imagefiles.windows import box_kernel, prefilter_for_scale, reads_fit_level
+from mmsniper.utils.benchmark import synthetic_image, tickets
 
 W, H = 2000, 1500
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -57,8 +57,8 @@ def test_coco_like_positive_chips_cost_about_single_scale_pixels(tmp_path):
     sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
     from make_cocolike_annotations import make_cocolike
 
-    from mmsniper.datasets.chip_stats import compute_chip_stats
     from mmsniper.datasets import SniperDataset
+    from mmsniper.datasets.chip_stats import compute_chip_stats
 
     ann = make_cocolike(400, seed=1)
     path = tmp_path / 'train.json'

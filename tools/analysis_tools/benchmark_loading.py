@@ -4,7 +4,7 @@
     python tools/analysis_tools/benchmark_loading.py --sizes 640x480 4000x3000 --formats jpeg tiff
 
 Generates the images (JPEG, PNG, and the tiled pyramid TIFF the converter makes) in a
-temporary folder and prints a Markdown table (docs/user_guides/large_images.md shows one); see --help.
+temporary folder and prints a Markdown table (docs/reports/large_images.md shows one); see --help.
 """
 import os
 

@@ -57,7 +57,11 @@ def main(argv=None) -> int:
     if a.nproc < 1:
         p.error('--nproc: expected >= 1')
 
-    from mmsniper.datasets.check_dataset import check_coco_dataset, dataset_from_config, format_check
+    from mmsniper.datasets.check_dataset import (
+        check_coco_dataset,
+        dataset_from_config,
+        format_check,
+    )
     try:
         kw = dict(ann_file=a.ann_file, img_dir=a.img_dir)
         if a.config:

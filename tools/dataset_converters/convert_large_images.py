@@ -70,8 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from mmsniper.imagefiles.convert import convert_large_images
     from mmsniper.imagefiles import ImageFileError
+    from mmsniper.imagefiles.convert import convert_large_images
 
     try:
         summary = convert_large_images(

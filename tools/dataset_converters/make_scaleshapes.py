@@ -3,7 +3,8 @@
     python tools/dataset_converters/make_scaleshapes.py                  # data/scaleshapes
     python tools/dataset_converters/make_scaleshapes.py --splits train=2000 val=500 --seed 1
 
-See ``python tools/dataset_converters/make_scaleshapes.py --help`` and docs/user_guides/scaleshapes.md.
+See ``python tools/dataset_converters/make_scaleshapes.py --help`` and
+docs/user_guides/scaleshapes.md.
 """
 import argparse
 import json

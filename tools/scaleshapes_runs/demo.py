@@ -40,7 +40,8 @@ RPN_CONFIG = 'configs/scaleshapes/sniper_rpn_r18_scaleshapes.py'
 POS_CONFIG = 'configs/scaleshapes/sniper_faster_mnv2_scaleshapes.py'
 NEG_CONFIG = 'configs/scaleshapes/sniper_faster_mnv2_scaleshapes_neg.py'
 
-#: Defaults sized for 12 minutes on 2 idle CPU cores (see docs/reports/scaleshapes.md for the timings).
+#: Defaults sized for 12 minutes on 2 idle CPU cores (see docs/reports/scaleshapes.md for the
+#: timings).
 DEFAULT_ITERS = 300
 DEFAULT_RPN_ITERS = 80
 #: Detections drawn in the pictures score at least this (mmdet's default too; the pictures

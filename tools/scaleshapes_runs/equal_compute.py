@@ -1,7 +1,7 @@
 """SNIPER against what MMDetection users run today, at EQUAL COMPUTE, on ScaleShapes.
 
-Driver of ``tools/analysis_tools/equal_compute.py`` (docs/reports/equal_compute.md). Every arm trains
-the same light detector (the demo's: ImageNet MobileNetV2 Faster R-CNN frozen to stride 4,
+Driver of ``tools/analysis_tools/equal_compute.py`` (docs/reports/equal_compute.md). Every arm
+trains the same light detector (the demo's: ImageNet MobileNetV2 Faster R-CNN frozen to stride 4,
 ``configs/_base_/models/faster_mnv2_light.py``) on the same data, for the same budget of
 training seconds, not the same number of iterations:
 
