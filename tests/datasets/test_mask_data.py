@@ -56,7 +56,8 @@ def test_advisor_and_chip_tools_with_and_without_segmentation(workdir, scaleshap
                                                               without_segmentation,
                                                               monkeypatch):
     from mmsniper.advisor import load_coco_boxes
-    from mmsniper.datasets.chip_stats import build_sniper_dataset, draw_image_chips
+    from mmsniper.datasets.chip_stats import build_sniper_dataset
+    from mmsniper.visualization.chips import draw_image_chips
 
     with_seg = osp.join(scaleshapes_root, 'annotations', 'train.json')
     a, b = load_coco_boxes(with_seg), load_coco_boxes(without_segmentation)

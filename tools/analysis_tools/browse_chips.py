@@ -9,7 +9,8 @@ import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 # isort: split
 from mmengine.config import DictAction  # noqa: E402
 
-from mmsniper.datasets.chip_stats import browse_chips, build_sniper_dataset  # noqa: E402
+from mmsniper.datasets.chip_stats import build_sniper_dataset  # noqa: E402
+from mmsniper.visualization.chips import browse_chips  # noqa: E402
 
 
 def main() -> None:
