@@ -154,3 +154,24 @@ def test_runner_config_formats_once_and_returns_mmengines_text(monkeypatch):
     copied.train_cfg.max_iters = 7                      # a changed config is formatted again
     assert 'max_iters=7' in copied.pretty_text and len(calls) == 2
     assert cfg.train_cfg.max_iters != 7                 # .of() copied; the input is untouched
+
+
+def test_settings_are_validated_once_per_run(monkeypatch):
+    """tools/train.py resolves the complete config; SniperRunner (built from the registry, as
+    the tools build it) finds it resolved and validates nothing again. A config changed after
+    resolving is resolved again, and the marker never reaches the config's text."""
+    import mmsniper.engine.sniper_settings as ss
+
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'scaleshapes',
+                                   'sniper_faster_r18_scaleshapes.py'))
+    calls = []
+    real = ss.sniper_settings
+    monkeypatch.setattr(ss, 'sniper_settings', lambda c: calls.append(1) or real(c))
+    resolved = apply_sniper_settings(cfg, 'the config')
+    assert len(calls) == 1
+    again = apply_sniper_settings(resolved.copy())   # what RUNNERS.build hands from_cfg
+    assert len(calls) == 1 and again.pretty_text == resolved.pretty_text
+    assert '_sniper_resolved' not in resolved.pretty_text and '_sniper_resolved' not in resolved
+    resolved.train_cfg.max_iters = 7
+    apply_sniper_settings(resolved)
+    assert len(calls) == 2
