@@ -103,7 +103,7 @@ def test_scaleshapes_mobilenetv2_configs_build_with_imagenet_weights(name, tmp_p
 def test_scaleshapes_one_stage_mobilenetv2_configs_learn_from_imagenet(name, tmp_path,
                                                                        monkeypatch,
                                                                        imagenet_state_dict):
-    """The detector measurement's configs (docs/user_guides/one_stage_heads.md): ImageNet
+    """The detector measurement's configs (docs/reports/one_stage_heads.md): ImageNet
     MobileNetV2 under a light RetinaNet / FCOS, P3-P7; one loss + backward on a 256 chip reaches
     the head."""
     from mmdet.structures import DetDataSample

@@ -1,5 +1,5 @@
 """The AutoFocus measurement on ScaleShapes: AP against pixels processed
-(docs/user_guides/autofocus.md).
+(docs/reports/autofocus.md).
 
 Driver of ``tools/analysis_tools/autofocus_sweep.py``. Steps (each resumable, as the SNIPER
 experiment's, whose helpers it uses):

@@ -43,7 +43,7 @@ ARMS: Dict[str, str] = {
 EVAL_CONFIG = 'configs/scaleshapes/sniper_faster_r18_scaleshapes.py'
 #: Detector (``--detector``) -> arm -> training config. The arms of one detector train one
 #: architecture, so every checkpoint loads into the detector's ``sniper`` config, whose image
-#: pyramid evaluates them all. The one-stage detectors (docs/user_guides/one_stage_heads.md) start
+#: pyramid evaluates them all. The one-stage detectors (docs/reports/one_stage_heads.md) start
 #: from ImageNet MobileNetV2 weights and have no full-pyramid arm.
 DETECTORS: Dict[str, Dict[str, str]] = {
     'faster_r18': ARMS,

@@ -1,5 +1,5 @@
-"""Mask R-CNN on chips against the box-only model, on ScaleShapes (docs/user_guides/masks.md, issue
-16).
+"""Mask R-CNN on chips against the box-only model, on ScaleShapes (docs/reports/masks.md,
+issue 16).
 
 Driver of ``tools/analysis_tools/mask_vs_box.py``. Steps, each resumable as the SNIPER
 experiment's (whose helpers it uses):
