@@ -38,26 +38,57 @@ def genuine_checkpoint(legacy: bool = False) -> bytes:
     with HistoryBuffers, NumPy values, config text, RNG states."""
     import numpy as np
     import torch
-    from mmengine.logging import MessageHub
+    from mmengine.logging import HistoryBuffer
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
     opt = torch.optim.Adam(model.parameters())
     model(torch.randn(1, 3, 6, 6)).sum().backward()
     opt.step()
-    hub = MessageHub.get_instance('mmsniper_fuzz_genuine')
-    for v in (1.0, 0.5, 0.25):
-        hub.update_scalar('train/loss', v)
-    hub.update_info('iter', 3)
-    hub.update_info('best_score', np.float64(0.5))
+    info = {'iter': 3, 'best_score': np.float64(0.5), 'cfg': 'model = dict(type="X")\n'}
+    hub = {'log_scalars': {'train/loss': HistoryBuffer([1.0, 0.5, 0.25], [1, 1, 1])},
+           'runtime_info': info, 'resumed_keys': {'train/loss': True, **{k: True for k in info}}}
     ck = {'meta': {'epoch': 1, 'iter': 3, 'seed': 7, 'cfg': 'model = dict(type="X")\n',
                    'dataset_meta': {'classes': ('a', 'b'), 'palette': [(1, 2, 3)]}},
           'state_dict': model.state_dict(), 'optimizer': opt.state_dict(),
-          'message_hub': hub.state_dict(),
+          'message_hub': hub,
           'rng': {'numpy': np.random.RandomState(0).get_state(), 'torch': torch.get_rng_state()[:64]}}
+    if legacy:  # one storage (two views of it): its key is renamed to the same every run
+        flat = torch.arange(40, dtype=torch.float32)
+        ck.update(state_dict={'conv.weight': flat[:36].view(4, 1, 3, 3), 'conv.bias': flat[36:]})
+        del ck['optimizer'], ck['rng']['torch']
     buf = io.BytesIO()
     torch.save(ck, buf, _use_new_zipfile_serialization=not legacy)
-    return buf.getvalue()
+    if legacy:
+        return _stable_legacy_keys(buf.getvalue())
+    with zipfile.ZipFile(buf) as zf:  # the same bytes every time: no random id, no clock
+        records = {i.filename: zf.read(i) for i in zf.infolist()}
+    records = {n: b'0' * len(d) if n.endswith('serialization_id') else d
+               for n, d in records.items()}
+    return _zip(records)
+
+
+def _stable_legacy_keys(data: bytes) -> bytes:
+    """The legacy format names storages by their memory address: rename them (same length;
+    with one storage the file is then the same on every run)."""
+    import pickletools
+
+    f = io.BytesIO(data)
+    for _ in range(4):  # magic number, protocol, sys info, the object
+        for _ in pickletools.genops(f):
+            pass
+    keys = [arg for op, arg, _ in pickletools.genops(f) if isinstance(arg, str)]
+    for i, key in enumerate(keys):
+        data = data.replace(key.encode(), f'{i:0{len(key)}d}'.encode())
+    return data
+
+
+def _zip(records: Dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, 'w') as zf:
+        for name, data in records.items():
+            zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return out.getvalue()
 
 
 def _mutate_bytes(data: bytearray, rng: random.Random) -> bytearray:
@@ -114,11 +145,7 @@ def mutant(seed: int, index: int, genuine: Dict[str, bytes]) -> bytes:
             records = {i.filename: zf.read(i) for i in zf.infolist()}
         name = next(n for n in records if n.endswith('/data.pkl'))
         records[name] = bytes(_mutate_bytes(bytearray(records[name]), rng))
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, 'w') as zf:
-            for n, d in records.items():
-                zf.writestr(n, d)
-        return out.getvalue()
+        return _zip(records)
     if kind < 0.75:
         return bytes(_mutate_zip_fields(bytearray(genuine['zip']), rng))
     if kind < 0.9:
