@@ -52,7 +52,8 @@ def genuine_checkpoint(legacy: bool = False) -> bytes:
                    'dataset_meta': {'classes': ('a', 'b'), 'palette': [(1, 2, 3)]}},
           'state_dict': model.state_dict(), 'optimizer': opt.state_dict(),
           'message_hub': hub,
-          'rng': {'numpy': np.random.RandomState(0).get_state(), 'torch': torch.get_rng_state()[:64]}}
+          'rng': {'numpy': np.random.RandomState(0).get_state(),
+                  'torch': torch.get_rng_state()[:64]}}
     if legacy:  # one storage (two views of it): its key is renamed to the same every run
         flat = torch.arange(40, dtype=torch.float32)
         ck.update(state_dict={'conv.weight': flat[:36].view(4, 1, 3, 3), 'conv.bias': flat[36:]})

@@ -677,8 +677,21 @@ def _storage_from_bytes(data: Any, nbytes: int) -> torch.UntypedStorage:
     return torch.frombuffer(data, dtype=torch.uint8, count=nbytes).untyped_storage()
 
 
+class _RestoreFailed(Exception):
+    """Internal: ``map_location`` failed (raised to the caller as it is: not the file's fault,
+    e.g. a CUDA checkpoint on a machine without CUDA and no ``map_location``)."""
+
+
 def _restore(map_location: Any) -> Callable:
-    return torch.serialization._get_restore_location(map_location)
+    restore = torch.serialization._get_restore_location(map_location)
+
+    def checked(storage: torch.UntypedStorage, location: str) -> torch.UntypedStorage:
+        try:
+            return restore(storage, location)
+        except Exception as e:  # noqa: BLE001
+            raise _RestoreFailed(e) from None
+
+    return checked
 
 
 def _check_pid(pid: Any, n: int) -> Tuple[Any, ...]:
@@ -862,6 +875,8 @@ def load_torch_file(source: Union[str, IO[bytes]], map_location: Any = None,
         return _load_legacy(data, map_location)
     except (MemoryError, KeyboardInterrupt):
         raise
+    except _RestoreFailed as e:
+        raise e.args[0] from None
     except Exception as e:  # noqa: BLE001  every failure of an untrusted file is a refusal
         raise _refusal('checkpoint', name, e) from None
 

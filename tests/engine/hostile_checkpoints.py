@@ -15,7 +15,6 @@ import threading
 import zipfile
 
 import numpy as np
-import pytest
 import torch
 
 
@@ -205,10 +204,9 @@ def zip_bomb(path: str, declared: int = 2 ** 30) -> str:
     return path
 
 
-# -- fixtures (imported by the test modules) -----------------------------------------------
-@pytest.fixture
-def http_root(tmp_path):
-    """A loopback HTTP server over a temporary folder: ``(folder, base URL)``."""
+# -- bodies of the test modules' fixtures --------------------------------------------------
+def serve_folder(tmp_path):
+    """A loopback HTTP server over a temporary folder: yields ``(folder, base URL)``."""
     root = tmp_path / 'served'
     root.mkdir()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
@@ -218,10 +216,3 @@ def http_root(tmp_path):
     yield str(root), f'http://127.0.0.1:{server.server_address[1]}'
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def torch_home(tmp_path, monkeypatch):
-    home = str(tmp_path / 'torch_home')
-    monkeypatch.setenv('TORCH_HOME', home)
-    return home

@@ -19,27 +19,39 @@ import sys
 import numpy as np
 import pytest
 import torch
-
-from conftest import _ENV, FAST, FAST_TRAIN, REPO, tool
-from hostile_checkpoints import (  # noqa: F401  (fixtures)
+from hostile_checkpoints import (
     bytearray_bomb,
     config_text,
     deep_lists,
     dtype_state,
     gadget,
-    http_root,
     nested_keys,
     oversized_view,
     pickled_data_file,
+    serve_folder,
     shared_lists,
     system_pickle,
-    torch_home,
     void_dtype,
     zip_bomb,
 )
 
+from conftest import _ENV, FAST, FAST_TRAIN, REPO, tool
+
 TINY = osp.join(REPO, 'configs', 'scaleshapes', 'faster_r18_scaleshapes.py')
 RPN = osp.join(REPO, 'configs', 'scaleshapes', 'sniper_rpn_r18_scaleshapes.py')
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """A loopback HTTP server over a temporary folder: ``(folder, base URL)``."""
+    yield from serve_folder(tmp_path)
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    home = str(tmp_path / 'torch_home')
+    monkeypatch.setenv('TORCH_HOME', home)
+    return home
 
 # Loads each file given on the command line the way mmengine does (after import mmsniper),
 # under an address-space limit of 256 MB above the start and a 10 s alarm per file.
@@ -131,9 +143,9 @@ def test_resumed_run_state_keeps_only_what_resuming_needs(tmp_path):
 
 
 def test_inferencer_given_weights_only_asks_for_the_config(tmp_path):
-    import mmsniper  # noqa: F401
     from mmdet.apis import DetInferencer
 
+    import mmsniper  # noqa: F401
     from mmsniper.engine.untrusted_state import ConfigRequiredError
 
     marker = str(tmp_path / 'ran')
@@ -145,11 +157,10 @@ def test_inferencer_given_weights_only_asks_for_the_config(tmp_path):
 
 def test_pickled_data_files_run_no_code(tmp_path):
     import mmengine
+    from mmdet.registry import DATASETS
     from mmengine.structures import InstanceData
 
     import mmsniper  # noqa: F401
-    from mmdet.registry import DATASETS
-
     from mmsniper.engine.safe_pickle import UnsafeCheckpointError
 
     marker = str(tmp_path / 'ran')
@@ -229,8 +240,9 @@ def test_train_resume_runs_no_checkpoint_text_and_touches_nothing_outside(tmp_pa
                        victim=str(victim), keep_ids=[1])
     proc = _run(tool('train.py') + [
         TINY, '--work-dir', str(wd), '--resume', evil, '--cfg-options', *FAST,
-        'train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=1',
-        'default_hooks.checkpoint.max_keep_ckpts=1', 'default_hooks.checkpoint.save_best=coco/bbox_mAP',
+        'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=1',
+        'default_hooks.checkpoint.save_best=coco/bbox_mAP',
         'default_hooks.checkpoint.rule=greater'], workdir)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
