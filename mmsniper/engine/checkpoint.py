@@ -83,10 +83,9 @@ def official_urls() -> frozenset:
     ``mmcls://`` names resolve to. Only these share torch's file-name keyed hub cache."""
     from mmengine.runner.checkpoint import get_external_models, get_mmcls_models
 
-    urls = set(torchvision_model_urls().values())
-    urls |= {u for u in get_external_models().values() if isinstance(u, str)}
-    urls |= {u for u in get_mmcls_models().values() if isinstance(u, str)}
-    return frozenset(u for u in urls if u.startswith(('http://', 'https://')))
+    tables = (torchvision_model_urls(), get_external_models(), get_mmcls_models())
+    return frozenset(u for table in tables for u in table.values()
+                     if isinstance(u, str) and u.startswith(('http://', 'https://')))
 
 
 def _file_name(url: str) -> str:

@@ -17,6 +17,9 @@ import zipfile
 import numpy as np
 import torch
 
+# numpy >= 2 moved the pickled helpers to numpy._core (numpy.core warns)
+_MULTIARRAY = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+
 
 class _Reduce:
     """Pickles as ``func(*args)`` (optionally followed by BUILD with ``state``)."""
@@ -118,7 +121,7 @@ def void_dtype(path: str) -> str:
     under an allow-list that admits ``numpy.dtype`` and applies its state)."""
     state = (3, '|', None, ('a',), {'a': (np.dtype('O'), 0)}, 8, 1, 0x3f)
     dtype = _Reduce(np.dtype, ('V8', False, True), state)
-    arr = _Reduce(np.core.multiarray._reconstruct, (np.ndarray, (0,), b'b'),
+    arr = _Reduce(_MULTIARRAY._reconstruct, (np.ndarray, (0,), b'b'),
                   (1, (1,), dtype, False, b'\x41' * 8))
     torch.save({'state_dict': {}, 'meta': {'a': arr}}, path)
     return path
@@ -127,7 +130,7 @@ def void_dtype(path: str) -> str:
 def dtype_state(path: str) -> str:
     """A plain ``f8`` dtype whose state makes the item size 4096 over 8 bytes of data."""
     dtype = _Reduce(np.dtype, ('f8', False, True), (3, '<', None, None, None, 4096, 1, 0))
-    arr = _Reduce(np.core.multiarray._reconstruct, (np.ndarray, (0,), b'b'),
+    arr = _Reduce(_MULTIARRAY._reconstruct, (np.ndarray, (0,), b'b'),
                   (1, (2,), dtype, False, b'\x00' * 16))
     torch.save({'meta': {'a': arr}}, path)
     return path

@@ -126,7 +126,8 @@ def test_resumed_run_state_keeps_only_what_resuming_needs(tmp_path):
             'loop_stage': 'rm -rf', 'seed': 2 ** 40}
     ck = {'meta': {'epoch': 0, 'iter': 4, 'config': 'import os', 'seed': 'x'},
           'message_hub': {'log_scalars': {'loss': HistoryBuffer(), 3: HistoryBuffer()},
-                          'runtime_info': info, 'resumed_keys': {k: True for k in info}}}
+                          'runtime_info': info,
+                          'resumed_keys': {'loss': True, **{k: True for k in info}}}}
     own = clean_resumed_checkpoint(copy.deepcopy(ck), str(wd / 'iter_4.pth'), str(wd))
     assert own['message_hub']['runtime_info'] == {
         'iter': 4, 'epoch': 0, 'best_score': 0.5, 'best_ckpt': str(wd / 'best_coco_iter_4.pth'),

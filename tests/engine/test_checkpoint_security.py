@@ -50,8 +50,10 @@ def test_getattr_gadget_is_real_under_the_old_allow_list(tmp_path):
 
     marker = str(tmp_path / 'ran')
     path = write_payload(str(tmp_path / 'gadget.pth'), 'gadget', marker)
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
     old = [HistoryBuffer, getattr, codecs.encode, np.ndarray, np.dtype,
-           np.core.multiarray._reconstruct, np.core.multiarray.scalar]
+           multiarray._reconstruct, multiarray.scalar,
+           *[getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith('DType')]]
     with torch.serialization.safe_globals(old):
         ck = torch.load(path, weights_only=True)
     assert not osp.exists(marker)
@@ -183,14 +185,16 @@ def test_offline_weights_error_names_the_file(torch_home):
     from mmengine.runner.checkpoint import _load_checkpoint
 
     import mmsniper  # noqa: F401
-    from mmsniper.engine.checkpoint import WeightsUnavailableError
+    from mmsniper.engine.checkpoint import WeightsUnavailableError, hub_cache_path
 
     # Port 9 on loopback (discard) is closed here: the download fails at once, as offline.
+    url = 'http://127.0.0.1:9/models/resnet101-63fe2227.pth'
     with pytest.raises(WeightsUnavailableError) as err:
-        _load_checkpoint('http://127.0.0.1:9/models/resnet101-63fe2227.pth')
+        _load_checkpoint(url)
     msg = str(err.value)
-    assert osp.join(torch_home, 'hub', 'checkpoints', 'resnet101-63fe2227.pth') in msg
-    assert 'model.backbone.init_cfg=None' in msg
+    entry = hub_cache_path(url)  # not torchvision's URL: its own entry
+    assert entry.startswith(osp.join(torch_home, 'hub', 'checkpoints', 'by-url', ''))
+    assert entry in msg and 'model.backbone.init_cfg=None' in msg
 
 
 # -- the tools ----------------------------------------------------------------------------------
