@@ -42,7 +42,7 @@ import re
 import struct
 import types
 import zipfile
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -235,6 +235,17 @@ def _rebuild_parameter(data: Any, requires_grad: Any, backward_hooks: Any,
     return torch.nn.Parameter(data, requires_grad)
 
 
+def _rebuild_from_type(func: Any, new_type: Any, args: Any, state: Any) -> torch.Tensor:
+    """``torch._tensor._rebuild_from_type_v2`` for plain tensors / Parameters only."""
+    if func not in (_rebuild_tensor, _rebuild_parameter) or new_type not in (
+            torch.Tensor, torch.nn.Parameter) or not isinstance(args, tuple) or state:
+        raise _Refused(f'a tensor of type {getattr(new_type, "__name__", new_type)!r} with '
+                       'state (only plain tensors are data)')
+    t = func(*args)
+    return t if new_type is type(t) or new_type is torch.Tensor else \
+        torch.nn.Parameter(t, t.requires_grad)
+
+
 def _torch_size(dims: Any = ()) -> torch.Size:
     return torch.Size(_shape(tuple(dims) if isinstance(dims, list) else dims, 'torch.Size'))
 
@@ -348,6 +359,7 @@ def _config_dict() -> Any:
 def _globals_table() -> Dict[Tuple[str, str], Tuple[Any, str]]:
     table: Dict[Tuple[str, str], Tuple[Any, str]] = {
         ('collections', 'OrderedDict'): (_ordered_dict, 'call'),
+        ('collections', 'Counter'): (Counter, 'measured'),  # MultiStepLR's milestones
         ('builtins', 'set'): (set, 'collection'),
         ('builtins', 'frozenset'): (frozenset, 'collection'),
         ('__builtin__', 'set'): (set, 'collection'),
@@ -359,6 +371,10 @@ def _globals_table() -> Dict[Tuple[str, str], Tuple[Any, str]]:
         ('torch._utils', '_rebuild_tensor'): (_rebuild_tensor, 'call'),
         ('torch._utils', '_rebuild_parameter'): (_rebuild_parameter, 'call'),
         ('torch._utils', '_rebuild_parameter_with_state'): (_rebuild_parameter, 'call'),
+        ('torch._tensor', '_rebuild_from_type_v2'): (_rebuild_from_type, 'call'),
+        ('torch._tensor', 'Tensor'): (torch.Tensor, 'value'),
+        ('torch', 'Tensor'): (torch.Tensor, 'value'),
+        ('torch.nn.parameter', 'Parameter'): (torch.nn.Parameter, 'value'),
         ('torch', 'Size'): (_torch_size, 'call'),
         ('torch', 'device'): (_torch_device, 'call'),
         ('mmengine.logging.history_buffer', 'HistoryBuffer'): (_HistoryBufferFromData, 'new'),
@@ -544,9 +560,9 @@ class RestrictedUnpickler(pickle._Unpickler):
             raise _Refused(f'call arguments of type {type(args).__name__}')
         if kind == 'call':
             return func(*args)
-        if kind == 'measured':  # ConfigDict(dict): converts nested dicts, so measure first
+        if kind == 'measured':  # ConfigDict / Counter (dict): copies, so measure first
             if len(args) > 1 or (args and type(args[0]) is not dict):
-                raise _Refused('ConfigDict() of anything but a dict')
+                raise _Refused(f'{func.__name__}() of anything but a dict')
             measure(args, self._limit, {}, forbid=_NOT_DATA)
             return func(*args)
         if kind == 'collection':  # set / frozenset
