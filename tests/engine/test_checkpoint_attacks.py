@@ -253,8 +253,9 @@ def test_train_resume_runs_no_checkpoint_text_and_touches_nothing_outside(tmp_pa
     assert (wd / 'iter_1.pth').read_bytes() == b'the user\'s own checkpoint'
     saved = safe_load(str(wd / 'iter_2.pth'))                         # this project's checkpoint
     info = saved['message_hub']['runtime_info']
-    assert 'touch' not in info['cfg'] and 'faster_r18' in info['cfg']  # the payload did not spread
-    assert 'touch' not in saved['meta']['cfg']
+    payload = "__import__('os')"
+    assert payload not in info['cfg'] and 'scaleshapes' in info['cfg']  # it did not spread
+    assert payload not in saved['meta']['cfg']
     assert info['best_ckpt'].startswith(str(wd))
 
 
