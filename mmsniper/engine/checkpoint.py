@@ -15,9 +15,10 @@ What this module guarantees once ``mmsniper`` is imported (the import installs i
 * anything else a file asks for is refused with :class:`UnsafeCheckpointError`, which
   names the source and what it asked for;
 * downloads are cached by source: a URL of mmengine's model tables (what
-  ``torchvision://NAME``, ``open-mmlab://NAME`` and ``mmcls://NAME`` resolve to) in
-  torch's hub cache ``$TORCH_HOME/hub/checkpoints/<file name>``, where a file already
-  present is used as it is (offline use); any other URL under
+  ``torchvision://NAME``, ``open-mmlab://NAME`` and ``mmcls://NAME`` resolve to) and any
+  ``https://`` URL of the torchvision / OpenMMLab download hosts in torch's hub cache
+  ``$TORCH_HOME/hub/checkpoints/<file name>``, where a file already present is used as it
+  is (offline use); any other URL under
   ``$TORCH_HOME/hub/checkpoints/by-url/<sha256 of the URL, 16 hex>-<file name>``, so no
   URL can answer for another. The packaged offline weights (:data:`OFFLINE_WEIGHTS`)
   answer only their official URL. ``torchvision://NAME`` resolves NAME through mmengine's
@@ -77,10 +78,15 @@ def safe_load(source: Union[str, IO[bytes]], map_location: Optional[Any] = None,
 
 
 # -- where bytes come from, per scheme (names kept: mmengine logs "by <name[10:]> backend")
+#: HTTPS hosts whose files share torch's file-name keyed cache entries (the model zoos of
+#: torchvision and OpenMMLab; an attacker cannot serve a file from them).
+OFFICIAL_HOSTS = ('download.pytorch.org', 'download.openmmlab.com')
+
+
 @functools.lru_cache(maxsize=1)
 def official_urls() -> frozenset:
     """The URLs of mmengine's model tables: what ``torchvision://``, ``open-mmlab://`` and
-    ``mmcls://`` names resolve to. Only these share torch's file-name keyed hub cache."""
+    ``mmcls://`` names resolve to."""
     from mmengine.runner.checkpoint import get_external_models, get_mmcls_models
 
     tables = (torchvision_model_urls(), get_external_models(), get_mmcls_models())
@@ -97,11 +103,14 @@ def _file_name(url: str) -> str:
 def hub_cache_path(url: str, model_dir: Optional[str] = None) -> str:
     """Where the file of ``url`` is cached (``model_dir``, default
     ``$TORCH_HOME/hub/checkpoints``): ``<file name>`` (torch's own entry, shared with
-    torchvision and offline copies) for an :func:`official_urls` URL, else
-    ``by-url/<sha256(url)[:16]>-<file name>``: one entry per URL, so a URL that merely
-    ends in an official file name never answers for it, nor it for the URL."""
+    torchvision and offline copies) for an :func:`official_urls` URL or an ``https://`` URL
+    of :data:`OFFICIAL_HOSTS`, else ``by-url/<sha256(url)[:16]>-<file name>``: one entry
+    per URL, so a URL that merely ends in an official file name never answers for it, nor it
+    for the URL."""
     model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
-    if url in official_urls():
+    parsed = urlparse(url)
+    if url in official_urls() or (parsed.scheme == 'https' and parsed.hostname in
+                                  OFFICIAL_HOSTS and not parsed.query and not parsed.port):
         return osp.join(model_dir, _file_name(url))
     digest = hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]
     return osp.join(model_dir, 'by-url', f'{digest}-{_file_name(url)}')

@@ -213,6 +213,13 @@ def test_cache_entries_are_keyed_by_source(tmp_path, http_root, torch_home, monk
     weights = _load_checkpoint('torchvision://mobilenet_v2')
     assert 'attacker' not in weights and set(weights) == set(safe.safe_load(packaged))
     assert safe.offline_weights_path(f'{url}/mobilenet_v2-b0353104.pth') is None
+    # The model zoos' https files keep torch's entries (offline copies go there); the same
+    # path over plain http, or another host, gets its own.
+    cache = osp.join(torch_home, 'hub', 'checkpoints')
+    zoo = 'download.openmmlab.com/mmdetection/v3.0/rtmdet/x/cspnext-s_imagenet_600e.pth'
+    assert safe.hub_cache_path(f'https://{zoo}') == osp.join(cache, 'cspnext-s_imagenet_600e.pth')
+    for other in (f'http://{zoo}', f'https://evil.example/{zoo}', f'https://{zoo}?x=1'):
+        assert osp.dirname(safe.hub_cache_path(other)) == osp.join(cache, 'by-url'), other
 
 
 # -- through the tools -----------------------------------------------------------------------
