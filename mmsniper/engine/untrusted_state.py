@@ -55,6 +55,7 @@ RESUMED_INFO_KEYS: Dict[str, Callable[[Any], bool]] = {
     'max_iters': _nonneg_int, 'seed': lambda v: _nonneg_int(v) and v < 2**32,
     'loop_stage': lambda v: v in ('train', 'val', 'test'),
     'best_score': _number,
+    'nonfinite_skipped': _nonneg_int,  # NonFiniteLossHook's count of skipped steps (#30)
 }
 #: Prefixes of per-metric keys (``best_score_<metric>``, ``best_ckpt_<metric>``).
 _PATH_KEYS = ('best_ckpt', 'last_ckpt')
