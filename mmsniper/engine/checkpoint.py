@@ -39,7 +39,7 @@ import os
 import os.path as osp
 import re
 import tempfile
-from typing import IO, Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple
 from urllib.error import URLError
 from urllib.parse import urlparse
 
@@ -57,24 +57,9 @@ class WeightsUnavailableError(FileNotFoundError):
     """Weights named by URL are neither in the cache nor downloadable."""
 
 
-def safe_load(source: Union[str, IO[bytes]], map_location: Optional[Any] = None,
-              name: Optional[str] = None) -> Any:
-    """``torch.load`` that runs no code from ``source``.
-
-    Args:
-        source (str | file object): a local path or an open binary file / buffer.
-        map_location: as for ``torch.load``.
-        name (str, optional): how errors name the checkpoint (default: ``source``).
-
-    Returns:
-        The unpickled object (usually a dict with ``state_dict``, ``meta``, ...).
-
-    Raises:
-        UnsafeCheckpointError: the file asks for something other than data, declares more
-            than it holds, or is not a readable checkpoint. The message names the file and
-            what it asked for.
-    """
-    return load_torch_file(source, map_location, name)
+#: ``torch.load`` that runs no code from the file: every scheme below loads with it (see
+#: :func:`~mmsniper.engine.safe_pickle.load_torch_file` for what it accepts and refuses).
+safe_load = load_torch_file
 
 
 # -- where bytes come from, per scheme (names kept: mmengine logs "by <name[10:]> backend")

@@ -15,6 +15,7 @@ import threading
 import zipfile
 
 import numpy as np
+import pytest
 import torch
 
 # numpy >= 2 moved the pickled helpers to numpy._core (numpy.core warns)
@@ -207,9 +208,10 @@ def zip_bomb(path: str, declared: int = 2 ** 30) -> str:
     return path
 
 
-# -- bodies of the test modules' fixtures --------------------------------------------------
-def serve_folder(tmp_path):
-    """A loopback HTTP server over a temporary folder: yields ``(folder, base URL)``."""
+# -- fixtures (the test modules load this file with pytest_plugins) ---------------------------
+@pytest.fixture
+def http_root(tmp_path):
+    """A loopback HTTP server over a temporary folder: ``(folder, base URL)``."""
     root = tmp_path / 'served'
     root.mkdir()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
@@ -219,3 +221,11 @@ def serve_folder(tmp_path):
     yield str(root), f'http://127.0.0.1:{server.server_address[1]}'
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    """``$TORCH_HOME`` set to an empty temporary folder."""
+    home = str(tmp_path / 'torch_home')
+    monkeypatch.setenv('TORCH_HOME', home)
+    return home

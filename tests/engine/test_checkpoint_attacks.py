@@ -28,7 +28,6 @@ from hostile_checkpoints import (
     nested_keys,
     oversized_view,
     pickled_data_file,
-    serve_folder,
     shared_lists,
     system_pickle,
     void_dtype,
@@ -41,17 +40,7 @@ TINY = osp.join(REPO, 'configs', 'scaleshapes', 'faster_r18_scaleshapes.py')
 RPN = osp.join(REPO, 'configs', 'scaleshapes', 'sniper_rpn_r18_scaleshapes.py')
 
 
-@pytest.fixture
-def http_root(tmp_path):
-    """A loopback HTTP server over a temporary folder: ``(folder, base URL)``."""
-    yield from serve_folder(tmp_path)
-
-
-@pytest.fixture
-def torch_home(tmp_path, monkeypatch):
-    home = str(tmp_path / 'torch_home')
-    monkeypatch.setenv('TORCH_HOME', home)
-    return home
+pytest_plugins = ['hostile_checkpoints']  # its fixtures: http_root, torch_home
 
 # Loads each file given on the command line the way mmengine does (after import mmsniper),
 # under an address-space limit of 256 MB above the start and a 10 s alarm per file.

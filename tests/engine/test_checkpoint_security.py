@@ -17,24 +17,14 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from hostile_checkpoints import gadget, serve_folder, system_pickle
+from hostile_checkpoints import gadget, system_pickle
 
 from conftest import _ENV, REPO, tool
 
 TINY = osp.join(REPO, 'configs', 'scaleshapes', 'faster_r18_scaleshapes.py')
 
 
-@pytest.fixture
-def http_root(tmp_path):
-    """A loopback HTTP server over a temporary folder: ``(folder, base URL)``."""
-    yield from serve_folder(tmp_path)
-
-
-@pytest.fixture
-def torch_home(tmp_path, monkeypatch):
-    home = str(tmp_path / 'torch_home')
-    monkeypatch.setenv('TORCH_HOME', home)
-    return home
+pytest_plugins = ['hostile_checkpoints']  # its fixtures: http_root, torch_home
 
 
 def write_payload(path: str, family: str, marker: str) -> str:
