@@ -94,9 +94,9 @@ def test_hostile_files_are_refused_fast_and_small(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     results = json.loads(proc.stdout.splitlines()[-1])
     for path, what in expected.items():
-        message, seconds, _ = results[path]
+        message, seconds, peak_mb = results[path]
         assert 'refused' in message and path in message and what in message, (path, message)
-        assert seconds < 10, (path, seconds)
+        assert seconds < 10 and peak_mb < 256, (path, seconds, peak_mb)
     assert not osp.exists(marker)
 
 
