@@ -585,8 +585,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         if self._kind(cls) != 'new' or args not in ((), []) or kwargs:
             raise _Refused(f'creating a {getattr(cls, "__name__", type(cls).__name__)} '
                            f'object')
-        self.append(cls() if isinstance(cls, type) and issubclass(cls, dict) else
-                    cls.__new__(cls))
+        self.append(cls.__new__(cls))
 
     def load_newobj(self) -> None:
         args = self.stack.pop()
@@ -614,9 +613,6 @@ class RestrictedUnpickler(pickle._Unpickler):
         elif type(inst) is OrderedDict and isinstance(state, dict) and set(state) <= {
                 '_metadata'}:
             inst.__dict__.update(state)  # a state_dict's version metadata
-        elif type(inst) is _config_dict() and isinstance(state, dict):
-            self._check_keys(list(state))
-            inst.update(state)
         else:
             raise _Refused(f'setting the state of a {type(inst).__name__}')
     dispatch[pickle.BUILD[0]] = load_build
@@ -629,7 +625,7 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     def _target(self, kinds: tuple) -> Any:
         target = self.stack[-1]
-        if type(target) not in kinds and type(target) is not _config_dict():
+        if type(target) not in kinds:
             raise _Refused(f'adding items to a {type(target).__name__}')
         return target
 
