@@ -1,10 +1,12 @@
 """Engine pieces: the chip sampler's hook, the safe checkpoint loader, the config prefix.
 
-Importing this package (which ``import mmsniper`` does) changes two things in mmengine:
+Importing this package (which ``import mmsniper`` does) changes three things in mmengine:
 
 1. ALWAYS: every checkpoint scheme loads through :mod:`mmsniper.engine.checkpoint`, which
    runs no code from the file (there is deliberately no switch for this);
-2. unless ``MMSNIPER_CONFIG_PREFIX=0`` is set: ``mmsniper::`` base configs resolve to the
+2. ALWAYS: what mmengine does with loaded checkpoints and ``.pkl`` data files is guarded
+   (:mod:`mmsniper.engine.untrusted_state`: resume, inferencers, ``mmengine.load``);
+3. unless ``MMSNIPER_CONFIG_PREFIX=0`` is set: ``mmsniper::`` base configs resolve to the
    installed package's configs (:mod:`mmsniper.engine.configs`).
 """
 import os
@@ -13,10 +15,13 @@ from .checkpoint import install_safe_checkpoint_loader
 from .configs import allow_mmsniper_base_configs
 from .hooks import ChipSamplerHook
 from .runner import SniperRunner
+from .untrusted_state import install_untrusted_input_guards
 
 install_safe_checkpoint_loader()
+install_untrusted_input_guards()
 if os.environ.get('MMSNIPER_CONFIG_PREFIX', '1') != '0':
     allow_mmsniper_base_configs()
 
-__all__ = ['install_safe_checkpoint_loader', 'allow_mmsniper_base_configs', 'ChipSamplerHook',
+__all__ = ['install_safe_checkpoint_loader', 'install_untrusted_input_guards',
+           'allow_mmsniper_base_configs', 'ChipSamplerHook',
            'SniperRunner']

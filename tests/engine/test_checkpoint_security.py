@@ -12,97 +12,24 @@ from __future__ import annotations
 
 import copy
 import copyreg
-import functools
-import http.server
-import os
 import os.path as osp
-import threading
 
 import numpy as np
 import pytest
 import torch
+from hostile_checkpoints import gadget, system_pickle
 
-from conftest import _ENV, FAST_TRAIN, REPO, tool
+from conftest import _ENV, REPO, tool
 
 TINY = osp.join(REPO, 'configs', 'scaleshapes', 'faster_r18_scaleshapes.py')
-RPN = osp.join(REPO, 'configs', 'scaleshapes', 'sniper_rpn_r18_scaleshapes.py')
 
 
-class _GetAttr:
-    """Pickles as ``getattr(obj, name)``."""
-
-    def __init__(self, obj, name):
-        self.obj, self.name = obj, name
-
-    def __reduce__(self):
-        return (getattr, (self.obj, self.name))
-
-
-class _System:
-    def __init__(self, cmd):
-        self.cmd = cmd
-
-    def __reduce__(self):
-        return (os.system, (self.cmd,))
-
-
-class _PlantedHistoryBuffer:
-    """Pickles as a HistoryBuffer whose state plants ``exec(code)`` as ``__reduce_ex__``."""
-
-    def __init__(self, code):
-        self.code = code
-
-    @property
-    def __class__(self):  # pickle checks that NEWOBJ's class is the object's class
-        from mmengine.logging import HistoryBuffer
-        return HistoryBuffer
-
-    def __reduce__(self):
-        from mmengine.logging import HistoryBuffer
-
-        exec_fn = _GetAttr(_GetAttr(getattr, '__self__'), 'exec')      # builtins.exec
-        reductor = _GetAttr({4: (exec_fn, (self.code,))}, 'get')         # {4: ...}.get
-        state = {'max_length': 10, '_log_history': np.zeros(1), '_count_history': np.ones(1),
-                 '__reduce_ex__': reductor}
-        return (copyreg.__newobj__, (HistoryBuffer,), state)
-
-
-def _touch_code(marker: str) -> str:
-    return f'open({marker!r}, "w").write("ran")'
+pytest_plugins = ['hostile_checkpoints']  # its fixtures: http_root, torch_home
 
 
 def write_payload(path: str, family: str, marker: str) -> str:
     """A checkpoint file that creates ``marker`` when its payload runs."""
-    if family == 'system':
-        obj = {'state_dict': {}, 'meta': {'x': _System(f'touch {marker}')}}
-    else:
-        obj = {'state_dict': {}, 'meta': {},
-               'message_hub': {'log_scalars': {}, 'resumed_keys': {},
-                               'runtime_info': {'iter': 1, 'x': _PlantedHistoryBuffer(
-                                   _touch_code(marker))}}}
-    torch.save(obj, path)
-    return path
-
-
-@pytest.fixture
-def http_root(tmp_path):
-    """A loopback HTTP server over a temporary folder: ``(folder, base URL)``."""
-    root = tmp_path / 'served'
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield str(root), f'http://127.0.0.1:{server.server_address[1]}'
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def torch_home(tmp_path, monkeypatch):
-    home = str(tmp_path / 'torch_home')
-    monkeypatch.setenv('TORCH_HOME', home)
-    return home
+    return (system_pickle if family == 'system' else gadget)(path, marker)
 
 
 def test_getattr_gadget_is_real_under_the_old_allow_list(tmp_path):
@@ -111,12 +38,12 @@ def test_getattr_gadget_is_real_under_the_old_allow_list(tmp_path):
 
     from mmengine.logging import HistoryBuffer
 
-    from mmsniper.engine.checkpoint import _numpy_globals
-
     marker = str(tmp_path / 'ran')
     path = write_payload(str(tmp_path / 'gadget.pth'), 'gadget', marker)
-    old = [HistoryBuffer, getattr, codecs.encode,
-           *[o[0] if isinstance(o, tuple) else o for o in _numpy_globals()]]
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    old = [HistoryBuffer, getattr, codecs.encode, np.ndarray, np.dtype,
+           multiarray._reconstruct, multiarray.scalar,
+           *[getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith('DType')]]
     with torch.serialization.safe_globals(old):
         ck = torch.load(path, weights_only=True)
     assert not osp.exists(marker)
@@ -194,8 +121,12 @@ def test_genuine_mmengine_checkpoint_round_trips(tmp_path, http_root, torch_home
     hub.load_state_dict(ck['message_hub'])               # the runner's resume path
     assert hub.get_info('iter') == 3 and hub.get_scalar('train/loss').min() == 0.25
     assert torch.equal(ck['state_dict']['w'], torch.arange(4.0))
-    if source == 'http':  # downloaded into torch's hub cache under TORCH_HOME
-        assert osp.isfile(osp.join(torch_home, 'hub', 'checkpoints', 'genuine-0123abcd.pth'))
+    if source == 'http':  # downloaded into its own entry of the hub cache under TORCH_HOME
+        from mmsniper.engine.checkpoint import hub_cache_path
+
+        entry = hub_cache_path(f'{url}/genuine-0123abcd.pth')
+        assert entry.startswith(osp.join(torch_home, 'hub', 'checkpoints', 'by-url', ''))
+        assert osp.isfile(entry) and entry.endswith('-genuine-0123abcd.pth')
 
 
 def test_history_buffer_with_foreign_state_is_refused(tmp_path):
@@ -226,9 +157,11 @@ def test_mmdet2_and_mmdet3_zoo_checkpoints_load_from_https_url(tmp_path, http_ro
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
     sd = {k: torch.randn_like(v.float()).to(v.dtype) for k, v in model.state_dict().items()}
     # mmdet 2.x: mmcv-style meta; mmdet 3.x: mmengine meta + message hub.
+    # (2.x files of 2019-2020 are in torch's legacy, pre-zip format)
     torch.save({'meta': {'mmcv_version': '1.7.0', 'CLASSES': ('person',), 'epoch': 12,
                          'iter': 100, 'config': 'model = dict()', 'hook_msgs': {}},
-                'state_dict': sd}, osp.join(folder, 'faster_rcnn_2x-047c8118.pth'))
+                'state_dict': sd}, osp.join(folder, 'faster_rcnn_2x-047c8118.pth'),
+               _use_new_zipfile_serialization=False)
     three = _mmengine_checkpoint(osp.join(folder, 'faster_rcnn_3x-8d5b2a13.pth'))
     three['state_dict'] = sd
     torch.save(three, osp.join(folder, 'faster_rcnn_3x-8d5b2a13.pth'))
@@ -242,49 +175,22 @@ def test_offline_weights_error_names_the_file(torch_home):
     from mmengine.runner.checkpoint import _load_checkpoint
 
     import mmsniper  # noqa: F401
-    from mmsniper.engine.checkpoint import WeightsUnavailableError
+    from mmsniper.engine.checkpoint import WeightsUnavailableError, hub_cache_path
 
     # Port 9 on loopback (discard) is closed here: the download fails at once, as offline.
+    url = 'http://127.0.0.1:9/models/resnet101-63fe2227.pth'
     with pytest.raises(WeightsUnavailableError) as err:
-        _load_checkpoint('http://127.0.0.1:9/models/resnet101-63fe2227.pth')
+        _load_checkpoint(url)
     msg = str(err.value)
-    assert osp.join(torch_home, 'hub', 'checkpoints', 'resnet101-63fe2227.pth') in msg
-    assert 'model.backbone.init_cfg=None' in msg
+    entry = hub_cache_path(url)  # not torchvision's URL: its own entry
+    assert entry.startswith(osp.join(torch_home, 'hub', 'checkpoints', 'by-url', ''))
+    assert entry in msg and 'model.backbone.init_cfg=None' in msg
 
 
-# -- the tools: each refuses, names the file, and the payload never runs ------------------
+# -- the tools ----------------------------------------------------------------------------------
 def _run(args, cwd, env):
     import subprocess
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-
-
-@pytest.mark.slow
-def test_tools_refuse_payloads(tmp_path, workdir, http_root):
-    folder, url = http_root
-    env = dict(_ENV, TORCH_HOME=str(tmp_path / 'torch_home'))
-    marker = str(tmp_path / 'ran')
-    local = write_payload(str(tmp_path / 'gadget.pth'), 'gadget', marker)
-    write_payload(osp.join(folder, 'system.pth'), 'system', marker)
-    write_payload(osp.join(folder, 'gadget.pth'), 'gadget', marker)
-    wd = str(tmp_path / 'work')
-    train = tool('train.py') + [TINY, '--work-dir', wd]
-    cases = {
-        '--resume (local)': train + ['--resume', local, '--cfg-options', *FAST_TRAIN],
-        'load_from (http, system)': train + ['--cfg-options', *FAST_TRAIN,
-                                             f'load_from={url}/system.pth'],
-        'tools/test.py (local)': tool('test.py') + [TINY, local, '--work-dir', wd,
-                                                    '--cfg-options', *FAST_TRAIN],
-        'tools/infer.py (http)': tool('infer.py') + [TINY, f'{url}/gadget.pth', folder,
-                                                     '--out', str(tmp_path / 'infer')],
-        'tools/extract_proposals.py (local)': tool('extract_proposals.py') + [
-            RPN, local, '--out', str(tmp_path / 'p.npz')],
-    }
-    for what, args in cases.items():
-        proc = _run(args, workdir, env)
-        out = proc.stdout + proc.stderr
-        assert proc.returncode != 0, what
-        assert 'UnsafeCheckpointError' in out and 'refused' in out, (what, out[-3000:])
-        assert not osp.exists(marker), what
 
 
 @pytest.mark.parametrize('script', ['train.py', 'test.py'])
