@@ -36,7 +36,9 @@ def _imports() -> tuple[dict, dict]:
     """``(room -> mmsniper rooms it imports, room -> other top-level modules)``."""
     pkg = osp.join(REPO, 'mmsniper')
     rooms, others = collections.defaultdict(set), collections.defaultdict(set)
-    for folder, _, files in os.walk(pkg):
+    for folder, dirs, files in os.walk(pkg):
+        # .mim is the copy of configs/ and tools/ that `pip install .` makes for mim
+        dirs[:] = [d for d in dirs if not d.startswith(('.', '__'))]
         for name in files:
             if not name.endswith('.py'):
                 continue
