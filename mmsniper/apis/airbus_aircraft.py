@@ -19,12 +19,13 @@ What it writes (never the images: ``file_name`` is relative to the source folder
   images; the rest train.
 
 Nothing is dropped silently: a malformed row (unparsable or open polygon, non-finite or
-fewer than 3 distinct vertices, zero width or height, a box outside its image, an unknown
-class, a duplicate id), a CSV image missing on disk, and an image on disk without any
+fewer than 3 distinct vertices, zero width or height, a box with no overlap with its image,
+an unknown class, a duplicate id), a CSV image missing on disk, and an image on disk without any
 annotation are counted by kind and named with their first ids. Data errors (all but the
-unannotated images, which stay out of both splits: their ground truth is unknown) stop the
-conversion with a :class:`ValueError` unless ``allow_bad`` (then they are left out and
-reported).
+unannotated images, which stay out of both splits: their ground truth is unknown, and the
+boxes drawn partly past the image border, which are clipped to it and keep their own box
+as ``unclipped_box``) stop the conversion with a :class:`ValueError` unless ``allow_bad``
+(then they are left out and reported).
 """
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff')
 PROBLEMS = {
     'malformed_geometry': ('malformed geometry', True),
     'degenerate': ('zero width or height', True),
-    'outside': ('outside the image', True),
+    'outside': ('outside the image (no overlap)', True),
+    'clipped': ('partly outside the image, clipped to it (kept)', False),
     'unknown_class': ('unknown class', True),
     'duplicate_id': ('duplicate id', True),
     'missing_image': ('boxes on images missing on disk', True),
@@ -214,6 +216,8 @@ def _coco(names: Sequence[str], folders: Dict[str, str], sizes: Dict[str, Tuple[
             anns.append(dict(id=len(anns) + 1, image_id=img_id, category_id=1,
                              bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1),
                              iscrowd=0, origin=r['origin'], csv_id=r['id']))
+            if 'unclipped' in r:  # the polygon's own box, ORIGINAL pixels (x1, y1, x2, y2)
+                anns[-1]['unclipped_box'] = list(r['unclipped'])
     return dict(images=images, annotations=anns,
                 categories=[dict(id=1, name=CATEGORY, supercategory='aircraft')])
 
@@ -260,10 +264,14 @@ def convert_airbus_aircraft(src: str, out_dir: str, num_val: int = 25, seed: int
         keep = []
         for r in rs:
             x1, y1, x2, y2 = r['box']
-            if x1 < 0 or y1 < 0 or x2 > w or y2 > h:
+            c = (max(x1, 0.0), max(y1, 0.0), min(x2, float(w)), min(y2, float(h)))
+            if c[2] <= c[0] or c[3] <= c[1]:
                 report.note('outside', r['id'])
-            else:
-                keep.append(r)
+                continue
+            if c != r['box']:  # truncated aircraft drawn a few pixels past the border
+                report.note('clipped', r['id'])
+                r = dict(r, box=c, unclipped=r['box'])
+            keep.append(r)
         by_image[name] = keep
     for name in sorted(set(folders) - set(by_image)):
         report.note('unannotated', folders[name])

@@ -41,6 +41,8 @@ def _make_source(root, n_train=6, n_valid=2, n_extra=1, size=(96, 64), rows=None
         lines.append(f'{rid},{name},{_poly(10, 12, 40, 30)},Airplane')
         rid += 1
         lines.append(f'{rid},{name},{_poly(0, 20, 9, 50)},Truncated_airplane')
+    rid += 1  # a truncated box drawn 3 px past the right border: clipped, kept
+    lines.append(f'{rid},train01.jpg,{_poly(80, 5, size[0] + 3, 25)},Truncated_airplane')
     lines += rows or []
     with open(osp.join(root, 'annotations.csv'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
@@ -70,7 +72,10 @@ def test_polygons_to_coco_split_and_origins(tmp_path):
     assert train['categories'] == [dict(id=1, name='airplane', supercategory='aircraft')]
     assert train['images'][0]['width'] == 96 and train['images'][0]['height'] == 64
     assert report.splits['train']['boxes'] + report.splits['val']['boxes'] == n_rows
-    assert report.splits['val']['truncated'] == 3
+    assert report.splits['val']['truncated'] + report.splits['train']['truncated'] == 9
+    assert report.problems['clipped'][0] == 1
+    c = next(a for a in train['annotations'] + val['annotations'] if 'unclipped_box' in a)
+    assert c['bbox'] == [80.0, 5.0, 16.0, 20.0] and c['unclipped_box'] == [80, 5, 99, 25]
     assert report.problems['unannotated'][0] == 1
     assert 'extras/extras00.jpg' in report.format()
     # the images are linked, never copied
@@ -86,7 +91,7 @@ def test_polygons_to_coco_split_and_origins(tmp_path):
     ('99,train00.jpg,"[(1, 2), (5, 2), (5, 6), (1, 6)]",Airplane', 'malformed_geometry'),
     ('99,train00.jpg,"[(1, 2), (5, 2), (5, nan), (1, 2)]",Airplane', 'malformed_geometry'),
     ('99,train00.jpg,"[(5, 5), (5, 10), (5, 20), (5, 5)]",Airplane', 'degenerate'),
-    ('99,train00.jpg,' + _poly(50, 40, 120, 60) + ',Airplane', 'outside'),
+    ('99,train00.jpg,' + _poly(100, 40, 120, 60) + ',Airplane', 'outside'),
     ('99,train00.jpg,' + _poly(5, 5, 20, 20) + ',Helicopter', 'unknown_class'),
     ('1,train00.jpg,' + _poly(5, 5, 20, 20) + ',Airplane', 'duplicate_id'),
     ('99,gone.jpg,' + _poly(5, 5, 20, 20) + ',Airplane', 'missing_image'),
@@ -131,6 +136,6 @@ def test_cli_prints_both_splits(tmp_path, capsys):
     _make_source(src)
     assert main([src, '--out-dir', out, '--num-val', '3']) == 0
     text = capsys.readouterr().out
-    assert 'train: 5 images, 10 boxes' in text and 'val: 3 images, 6 boxes' in text
+    assert 'val: 3 images' in text and 'boxes in the splits: 17 of 17 rows' in text
     assert main([str(tmp_path / 'nowhere'), '--out-dir', out]) == 1
     assert 'annotations.csv not found' in capsys.readouterr().err
