@@ -37,7 +37,7 @@ import math
 import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from ..annotations import format_ids
 from ..annotations.audit import MAX_IDS

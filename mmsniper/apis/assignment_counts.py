@@ -31,17 +31,20 @@ CHIP pixels of a chip), ``(x1, y1, x2, y2)``.
 from __future__ import annotations
 
 import copy
+import logging
 from collections import defaultdict
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 #: Counters, in table order.
-RPN_KEYS = ('anchors', 'pos', 'neg', 'ign', 'ign_by_box', 'neg_on_ignored', 'sampled_pos',
-            'sampled_neg', 'sampled_neg_on_ignored')
+RPN_KEYS = ('anchors', 'pos', 'neg', 'ign', 'ign_by_box', 'neg_on_ignored', 'neg_on_valid',
+            'sampled_pos', 'sampled_neg', 'sampled_neg_on_ignored', 'sampled_neg_on_valid',
+            'gt_unmatched')
 RCNN_KEYS = ('proposals', 'kept', 'pos', 'neg', 'ign', 'ign_by_box', 'neg_on_ignored',
-             'sampled_pos', 'sampled_neg', 'sampled_neg_on_ignored')
-GT_KEYS = ('valid', 'ignored')
+             'neg_on_valid', 'sampled_pos', 'sampled_neg', 'sampled_neg_on_ignored',
+             'sampled_neg_on_valid', 'gt_unmatched')
+GT_KEYS = ('valid', 'ignored', 'no_valid')
 
 
 def _strip_flip(pipeline: Sequence[dict]) -> List[dict]:
@@ -55,6 +58,7 @@ def load_arm(config: str, checkpoint: Optional[str] = None, seed: int = 0):
     import torch
     from mmdet.registry import MODELS
     from mmengine.config import Config
+    from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
     from mmengine.runner import load_checkpoint
 
@@ -67,7 +71,13 @@ def load_arm(config: str, checkpoint: Optional[str] = None, seed: int = 0):
     cfg.model.backbone.init_cfg = None
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model)
-    model.init_weights()
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # init_weights logs every parameter's initialiser
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu')
     model.train()
@@ -97,7 +107,8 @@ def arm_samples(kind: str, cfg, indices: Sequence[int], seed: int = 0
 
     Args:
         kind (str): ``'snip'`` (the config's ``SnipResize``, its level forced),
-            ``'pyramid'`` (each scale of the config's ``RandomChoiceResize`` in turn) or
+            ``'pyramid'`` (each scale of the config's ``RandomChoiceResize`` in turn, or
+            its one ``Resize``: single-scale training) or
             ``'sniper'`` (the positive chips of the image at the level, planned with
             ``seed``).
         cfg (Config): the arm's resolved config (:func:`load_arm`).
@@ -120,10 +131,10 @@ def arm_samples(kind: str, cfg, indices: Sequence[int], seed: int = 0
     base = _base_dataset_cfg(cfg)
     pipeline = _strip_flip(base.pipeline)
     pos = next((i for i, t in enumerate(pipeline)
-                if t['type'] in ('SnipResize', 'RandomChoiceResize')), None)
+                if t['type'] in ('SnipResize', 'RandomChoiceResize', 'Resize')), None)
     if pos is None:
-        raise ValueError(f'{kind}: the training pipeline has neither SnipResize nor '
-                         'RandomChoiceResize')
+        raise ValueError(f'{kind}: the training pipeline has no SnipResize, '
+                         'RandomChoiceResize or Resize')
     base.pipeline = []
     ds = DATASETS.build(base)
     step = pipeline[pos]
@@ -138,11 +149,15 @@ def arm_samples(kind: str, cfg, indices: Sequence[int], seed: int = 0
             t._generator = (lambda lv=level: _FixedLevel(lv))
             views.append(t)
     elif kind == 'pyramid':
-        if step['type'] != 'RandomChoiceResize':
-            raise ValueError(f'pyramid: expected RandomChoiceResize, got {step["type"]}')
-        views = [TRANSFORMS.build(dict(type='Resize', scale=s,
-                                       keep_ratio=step.get('keep_ratio', True)))
-                 for s in step['scales']]
+        if step['type'] == 'Resize':  # single-scale: a pyramid of one level
+            views = [TRANSFORMS.build(step)]
+        elif step['type'] == 'RandomChoiceResize':
+            views = [TRANSFORMS.build(dict(type='Resize', scale=s,
+                                           keep_ratio=step.get('keep_ratio', True)))
+                     for s in step['scales']]
+        else:
+            raise ValueError(f'pyramid: expected RandomChoiceResize or Resize, got '
+                             f'{step["type"]}')
     else:
         raise ValueError(f"kind: expected 'snip', 'pyramid' or 'sniper', got {kind!r}")
     before, after = Compose(pipeline[:pos]), Compose(pipeline[pos + 1:])
@@ -163,6 +178,7 @@ def _iof(boxes, regions):
 def _count(assigner, sampler, priors, gt, ignored, counts: dict) -> None:
     """Assign and sample ``priors`` (Tensor[N, 4]) as a head does; add to ``counts``."""
     import torch
+    from mmdet.structures.bbox import get_box_tensor
     from mmengine.structures import InstanceData
 
     from ..models.ignore import ignored_bboxes
@@ -174,19 +190,24 @@ def _count(assigner, sampler, priors, gt, ignored, counts: dict) -> None:
     ign_boxes = ignored_bboxes(ignored)
     on_ign = _iof(priors, ign_boxes) >= 0.5 if ign_boxes is not None else \
         torch.zeros(len(priors), dtype=torch.bool)
+    on_valid = _iof(priors, get_box_tensor(gt.bboxes)) >= 0.5
     neg = inds == 0
     counts['pos'] += int((inds > 0).sum())
     counts['neg'] += int(neg.sum())
     counts['ign'] += int((inds < 0).sum())
     counts['ign_by_box'] += int(((inds < 0) & (inds0 == 0)).sum())
     counts['neg_on_ignored'] += int((neg & on_ign).sum())
+    counts['neg_on_valid'] += int((neg & on_valid).sum())
+    # valid boxes no prior is assigned to (before the sampler adds any ground truth)
+    counts['gt_unmatched'] += len(gt) - len(torch.unique(inds[inds > 0]))
     s = sampler.sample(res, InstanceData(priors=priors), gt)
     counts['sampled_pos'] += len(s.pos_inds)
     counts['sampled_neg'] += len(s.neg_inds)
-    # the sampler may prepend the ground truth as priors: negatives index priors after them
-    n_gt_added = int(s.gt_flags.sum()) if hasattr(s, 'gt_flags') else 0
+    # a sampler that adds the ground truth as priors puts it first: indices shift by it
+    n_gt_added = len(gt) if getattr(sampler, 'add_gt_as_proposals', False) else 0
     neg_prior = s.neg_inds - n_gt_added
     counts['sampled_neg_on_ignored'] += int(on_ign[neg_prior[neg_prior >= 0]].sum())
+    counts['sampled_neg_on_valid'] += int(on_valid[neg_prior[neg_prior >= 0]].sum())
 
 
 def count_sample(model, cfg, sample: dict) -> Dict[str, Dict[str, int]]:
@@ -205,6 +226,7 @@ def count_sample(model, cfg, sample: dict) -> Dict[str, Dict[str, int]]:
         gt, ignored = ds.gt_instances, ds.get('ignored_instances')
         out['gt']['valid'] += len(gt)
         out['gt']['ignored'] += len(ignored) if ignored is not None else 0
+        out['gt']['no_valid'] += int(len(gt) == 0)
         x = model.extract_feat(data['inputs'])
         meta = ds.metainfo
         # RPN: the anchors AnchorHead._get_targets_single assigns (class-agnostic labels)
@@ -266,47 +288,45 @@ def count_assignments(arms: Dict[str, Tuple[str, str]], indices: Sequence[int],
     return result
 
 
-def format_counts(result: Dict[str, Any], images: int) -> str:
-    """Markdown tables: per arm and level, totals over the images, and per training
-    iteration (a sample's mean times the batch size, levels drawn uniformly as SNIP and
-    the pyramid draw them; SNIPER: its chips' mean)."""
-    lines = [f'Ground truth and anchors (RPN), summed over {images} images, per level:', '',
-             '| arm | level | samples | valid gt | ignored gt | anchors | pos | neg | ign '
-             '| ign by ignored box | neg on ignored box | sampled pos | sampled neg | '
-             'sampled neg on ignored |',
-             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
-    for arm, r in result.items():
-        for lv, row in r['levels'].items():
-            g, a = row['gt'], row['rpn']
-            lines.append(f'| {arm} | {lv} | {row["samples"]} | {g.get("valid", 0)} | '
-                         f'{g.get("ignored", 0)} | '
-                         + ' | '.join(str(a.get(k, 0)) for k in RPN_KEYS) + ' |')
-    lines += ['', 'Proposals and RoIs (R-CNN), same samples:', '',
-              '| arm | level | proposals | kept by range | pos | neg | ign | ign by ignored '
-              'box | neg on ignored box | sampled pos | sampled neg | sampled neg on ignored |',
-              '|---|---|---|---|---|---|---|---|---|---|---|---|']
-    for arm, r in result.items():
-        for lv, row in r['levels'].items():
-            b = row['rcnn']
-            lines.append(f'| {arm} | {lv} | ' + ' | '.join(str(b.get(k, 0)) for k in RCNN_KEYS)
-                         + ' |')
-    lines += ['', 'Per training iteration (mean sample x batch size):', '',
-              '| arm | batch | valid gt | ignored gt | RPN sampled pos | RPN sampled neg | '
-              'RPN sampled neg on ignored | R-CNN sampled pos | R-CNN sampled neg |',
-              '|---|---|---|---|---|---|---|---|---|']
-    for arm, r in result.items():
-        rows = list(r['levels'].values())
+def _per_iteration(r: Dict[str, Any], part: str, key: str) -> float:
+    """A counter per training iteration: a sample's mean times the batch size (SNIP and
+    the pyramid draw one level per sample uniformly: the levels' mean; SNIPER trains every
+    chip once an epoch: the chips' mean)."""
+    rows = list(r['levels'].values())
+    if r['kind'] == 'sniper':
         n = sum(row['samples'] for row in rows)
-        if r['kind'] == 'sniper':  # every chip once an epoch: the chips' mean
-            def mean(part, k):
-                return sum(row[part].get(k, 0) for row in rows) / max(n, 1)
-        else:  # one level drawn uniformly per sample: the levels' mean
-            def mean(part, k):
-                return float(np.mean([row[part].get(k, 0) / max(row['samples'], 1)
-                                      for row in rows]))
-        b = r['batch_size']
-        vals = [mean('gt', 'valid'), mean('gt', 'ignored'), mean('rpn', 'sampled_pos'),
-                mean('rpn', 'sampled_neg'), mean('rpn', 'sampled_neg_on_ignored'),
-                mean('rcnn', 'sampled_pos'), mean('rcnn', 'sampled_neg')]
-        lines.append(f'| {arm} | {b} | ' + ' | '.join(f'{v * b:.1f}' for v in vals) + ' |')
-    return '\n'.join(lines)
+        mean = sum(row[part].get(key, 0) for row in rows) / max(n, 1)
+    else:
+        mean = float(np.mean([row[part].get(key, 0) / max(row['samples'], 1)
+                              for row in rows]))
+    return mean * r['batch_size']
+
+
+def format_counts(result: Dict[str, Any], images: int) -> str:
+    """Markdown tables: per arm and level, totals over the images; then per training
+    iteration (:func:`_per_iteration`)."""
+    def table(title: str, head: Sequence[str], rows: List[List[Any]]) -> List[str]:
+        return [title, '', '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)] + \
+            ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in rows] + ['']
+
+    lines: List[str] = []
+    rows = [[arm, lv, row['samples']] + [row['gt'].get(k, 0) for k in GT_KEYS]
+            + [row['rpn'].get(k, 0) for k in RPN_KEYS]
+            for arm, r in result.items() for lv, row in r['levels'].items()]
+    lines += table(f'Ground truth and anchors (RPN), summed over {images} images, per level:',
+                   ['arm', 'level', 'samples'] + ['gt ' + k for k in GT_KEYS]
+                   + list(RPN_KEYS), rows)
+    rows = [[arm, lv] + [row['rcnn'].get(k, 0) for k in RCNN_KEYS]
+            for arm, r in result.items() for lv, row in r['levels'].items()]
+    lines += table('Proposals and RoIs (R-CNN), the same samples:', ['arm', 'level']
+                   + list(RCNN_KEYS), rows)
+    cols = [('gt', 'valid'), ('gt', 'ignored'), ('rpn', 'sampled_pos'),
+            ('rpn', 'sampled_neg'), ('rpn', 'sampled_neg_on_ignored'),
+            ('rpn', 'sampled_neg_on_valid'), ('rpn', 'gt_unmatched'),
+            ('rcnn', 'sampled_pos'), ('rcnn', 'sampled_neg'),
+            ('rcnn', 'sampled_neg_on_ignored')]
+    rows = [[arm, r['batch_size']] + [f'{_per_iteration(r, p, k):.1f}' for p, k in cols]
+            for arm, r in result.items()]
+    lines += table('Per training iteration (mean sample x batch size):',
+                   ['arm', 'batch'] + [f'{p} {k}' for p, k in cols], rows)
+    return '\n'.join(lines).rstrip()

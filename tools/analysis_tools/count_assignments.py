@@ -19,7 +19,8 @@ import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 _CFG = 'configs/scaleshapes/'
 DEFAULT_ARMS = (f'snip=snip:{_CFG}snip_faster_mnv2_scaleshapes.py',
                 f'sniper=sniper:{_CFG}sniper_faster_mnv2_scaleshapes.py',
-                f'pyramid=pyramid:{_CFG}pyramid_faster_mnv2_scaleshapes.py')
+                f'pyramid=pyramid:{_CFG}pyramid_faster_mnv2_scaleshapes.py',
+                f'single_scale=pyramid:{_CFG}faster_mnv2_scaleshapes.py')
 
 
 def _arm(text: str) -> tuple:
@@ -27,7 +28,8 @@ def _arm(text: str) -> tuple:
     kind, sep2, config = rest.partition(':')
     if not (sep and sep2 and name and config) or kind not in ('snip', 'sniper', 'pyramid'):
         raise argparse.ArgumentTypeError(
-            f'expected NAME=KIND:CONFIG with KIND snip, sniper or pyramid, got {text!r}')
+            f'expected NAME=KIND:CONFIG with KIND snip, sniper or pyramid (a whole-image '
+            f'config with RandomChoiceResize or Resize), got {text!r}')
     return name, (kind, config)
 
 
@@ -36,7 +38,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         description='Build each training arm\'s model from its config (random weights '
         'unless --checkpoint), prepare the same training images at every level of the '
         'arm (SNIP: SnipResize at each level; full pyramid: each scale of its '
-        'RandomChoiceResize; SNIPER: every positive chip the planner cuts at that level), '
+        'RandomChoiceResize, or its one Resize for single-scale training; SNIPER: every '
+        'positive chip the planner cuts at that level), '
         'and run the real RPN assigner and sampler on the anchors and the real range '
         'filter, R-CNN assigner and sampler on the RPN\'s training proposals. Prints, per '
         'arm and level, the valid and ignored ground truth, positive / ignored / negative '
