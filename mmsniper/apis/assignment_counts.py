@@ -52,9 +52,11 @@ def _strip_flip(pipeline: Sequence[dict]) -> List[dict]:
     return [copy.deepcopy(t) for t in pipeline if t.get('type') != 'RandomFlip']
 
 
-def load_arm(config: str, checkpoint: Optional[str] = None, seed: int = 0):
+def load_arm(config: str, checkpoint: Optional[str] = None, seed: int = 0,
+             with_model: bool = True):
     """``(cfg, model)`` of a training config: the ``sniper`` block applied as the runner
-    applies it, the model built in training mode with random weights (or ``checkpoint``'s)."""
+    applies it, the model built in training mode with random weights (or ``checkpoint``'s;
+    None without ``with_model``)."""
     import torch
     from mmdet.registry import MODELS
     from mmengine.config import Config
@@ -68,6 +70,8 @@ def load_arm(config: str, checkpoint: Optional[str] = None, seed: int = 0):
 
     cfg = apply_sniper_settings(Config.fromfile(config), config)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
+    if not with_model:
+        return cfg, None
     cfg.model.backbone.init_cfg = None
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model)
@@ -210,6 +214,14 @@ def _count(assigner, sampler, priors, gt, ignored, counts: dict) -> None:
     counts['sampled_neg_on_valid'] += int(on_valid[neg_prior[neg_prior >= 0]].sum())
 
 
+def count_gt(sample: dict) -> Dict[str, Dict[str, int]]:
+    """The ground-truth counts alone (no model) of one packed sample."""
+    ds = sample['data_samples']
+    n_ign = len(ds.ignored_instances) if 'ignored_instances' in ds else 0
+    return {'gt': {'valid': len(ds.gt_instances), 'ignored': n_ign,
+                   'no_valid': int(len(ds.gt_instances) == 0)}}
+
+
 def count_sample(model, cfg, sample: dict) -> Dict[str, Dict[str, int]]:
     """The counts (``{'gt', 'rpn', 'rcnn'}`` -> counter -> int) of one packed sample."""
     import torch
@@ -253,7 +265,8 @@ def count_sample(model, cfg, sample: dict) -> Dict[str, Dict[str, int]]:
 
 
 def count_assignments(arms: Dict[str, Tuple[str, str]], indices: Sequence[int],
-                      checkpoint: Optional[str] = None, seed: int = 0) -> Dict[str, Any]:
+                      checkpoint: Optional[str] = None, seed: int = 0,
+                      gt_only: bool = False) -> Dict[str, Any]:
     """Counts of every arm, image and level.
 
     Args:
@@ -262,6 +275,8 @@ def count_assignments(arms: Dict[str, Tuple[str, str]], indices: Sequence[int],
         checkpoint (str, optional): weights for every arm (one architecture); random
             otherwise.
         seed (int): the weights' and SNIPER's chip plan's seed.
+        gt_only (bool): count the valid and ignored ground truth only (no model: fast
+            enough for every image of the set).
 
     Returns:
         dict: arm -> ``{'levels': {level: {'samples', 'gt', 'rpn', 'rcnn'}}, 'batch_size',
@@ -269,15 +284,15 @@ def count_assignments(arms: Dict[str, Tuple[str, str]], indices: Sequence[int],
     """
     result: Dict[str, Any] = {}
     for name, (kind, config) in arms.items():
-        cfg, model = load_arm(config, checkpoint, seed)
+        cfg, model = load_arm(config, checkpoint, seed, with_model=not gt_only)
         levels: Dict[int, Dict[str, Any]] = {}
         for _idx, level, sample in arm_samples(kind, cfg, indices, seed):
-            c = count_sample(model, cfg, sample)
+            c = count_gt(sample) if gt_only else count_sample(model, cfg, sample)
             row = levels.setdefault(level, {'samples': 0, 'gt': defaultdict(int),
                                             'rpn': defaultdict(int),
                                             'rcnn': defaultdict(int)})
             row['samples'] += 1
-            for part in ('gt', 'rpn', 'rcnn'):
+            for part in c:
                 for k, v in c[part].items():
                     row[part][k] += v
         result[name] = dict(kind=kind, config=config,
@@ -310,6 +325,16 @@ def format_counts(result: Dict[str, Any], images: int) -> str:
             ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in rows] + ['']
 
     lines: List[str] = []
+    if not any(row['rpn'] for r in result.values() for row in r['levels'].values()):
+        rows = [[arm, lv, row['samples']] + [row['gt'].get(k, 0) for k in GT_KEYS]
+                for arm, r in result.items() for lv, row in r['levels'].items()]
+        lines += table(f'Ground truth, summed over {images} images, per level:',
+                       ['arm', 'level', 'samples'] + ['gt ' + k for k in GT_KEYS], rows)
+        rows = [[arm, r['batch_size']] + [f'{_per_iteration(r, "gt", k):.2f}'
+                                          for k in GT_KEYS] for arm, r in result.items()]
+        lines += table('Per training iteration (mean sample x batch size):',
+                       ['arm', 'batch'] + ['gt ' + k for k in GT_KEYS], rows)
+        return '\n'.join(lines).rstrip()
     rows = [[arm, lv, row['samples']] + [row['gt'].get(k, 0) for k in GT_KEYS]
             + [row['rpn'].get(k, 0) for k in RPN_KEYS]
             for arm, r in result.items() for lv, row in r['levels'].items()]

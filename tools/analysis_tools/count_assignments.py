@@ -54,6 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--seed', type=int, default=0,
                    help='seed of the random weights and SNIPER\'s chip plan (default: '
                    '%(default)s)')
+    p.add_argument('--gt-only', action='store_true',
+                   help='count the valid and ignored ground truth only (no model; fast '
+                   'enough for all images, e.g. --images 200)')
     p.add_argument('--json', help='also write the counts here')
     return p.parse_args(argv)
 
@@ -64,7 +67,8 @@ def main(argv=None) -> int:
 
     arms = dict(args.arm or [_arm(a) for a in DEFAULT_ARMS])
     t0 = time.perf_counter()
-    result = count_assignments(arms, range(args.images), args.checkpoint, args.seed)
+    result = count_assignments(arms, range(args.images), args.checkpoint, args.seed,
+                               gt_only=args.gt_only)
     print(format_counts(result, args.images))
     print(f'\n{time.perf_counter() - t0:.0f} s')
     if args.json:
