@@ -70,21 +70,24 @@ def _airbus_source(root: str) -> None:
 @pytest.mark.slow
 def test_sniper_airbus_trains_and_tests(tmp_path):
     """The SNIPER arm end to end on two tiny generated images: convert, train 2
-    iterations with the shipped config (no pretrained weights), test single-scale and
-    with its pyramid."""
+    iterations with the shipped config (no pretrained weights; the advisor's scale
+    replaced by 512 x 512 so that each tiny image is one chip), then its own test, the
+    ranged pyramid (--tta)."""
     src, out = str(tmp_path / 'src'), str(tmp_path / 'data' / 'airbus_aircraft')
     _airbus_source(src)
     report = convert_airbus_aircraft(src, out, num_val=1)
     assert report.splits['train']['boxes'] == report.splits['val']['boxes'] == 4
     cfg = osp.join(REPO, 'configs', 'airbus', 'sniper_faster_mnv2_airbus.py')
     wd = str(tmp_path / 'w')
-    small = ['model.backbone.init_cfg=None', 'train_dataloader.batch_size=2']
+    small = ['model.backbone.init_cfg=None', 'sniper.scales=[(512,512)]',
+             'sniper.test_scales=[(512,512)]']
     log = run_tool(tool('train.py') + [cfg, '--work-dir', wd, '--cfg-options', *FAST_TRAIN,
-                                       *small, 'train_cfg.max_iters=2'], cwd=str(tmp_path))
+                                       *small, 'train_dataloader.batch_size=1',
+                                       'train_cfg.max_iters=2'], cwd=str(tmp_path))
     text = log.stdout + log.stderr
-    assert 'SNIPER epoch 0:' in text and 'Iter(train) [2/2]' in text
-    for extra in ([], ['--tta']):
-        res = run_tool(tool('test.py') + [cfg, osp.join(wd, 'iter_2.pth'), '--work-dir', wd,
-                                          *extra, '--cfg-options', *FAST,
-                                          'model.backbone.init_cfg=None'], cwd=str(tmp_path))
-        assert 'coco/bbox_mAP' in res.stdout + res.stderr
+    assert 'SNIPER epoch 0: 1 positive + 0 negative chips from 1 images' in text
+    assert 'Iter(train) [2/2]' in text
+    res = run_tool(tool('test.py') + [cfg, osp.join(wd, 'iter_2.pth'), '--work-dir', wd,
+                                      '--tta', '--cfg-options', *FAST, *small],
+                   cwd=str(tmp_path))
+    assert 'coco/bbox_mAP' in res.stdout + res.stderr

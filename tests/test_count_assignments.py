@@ -22,9 +22,8 @@ def in_workdir(workdir, monkeypatch):
 
 
 def test_counts_per_arm_and_level(in_workdir):
-    res = count_assignments(ARMS, [1])
-    snip, pyr, sniper = res['snip']['levels'], res['pyramid']['levels'], \
-        res['sniper']['levels']
+    res = count_assignments({k: ARMS[k] for k in ('snip', 'pyramid')}, [0])
+    snip, pyr = res['snip']['levels'], res['pyramid']['levels']
     assert sorted(snip) == sorted(pyr) == [0, 1, 2]
     n = pyr[0]['gt']['valid']
     assert n > 0
@@ -33,13 +32,21 @@ def test_counts_per_arm_and_level(in_workdir):
         assert pyr[lv]['gt'] == {'valid': n, 'ignored': 0, 'no_valid': 0}
         assert snip[lv]['gt']['valid'] + snip[lv]['gt']['ignored'] == n
         assert pyr[lv]['rpn']['ign_by_box'] == pyr[lv]['rpn']['neg_on_ignored'] == 0
+        # the same image size at each level, and ignoring the out-of-range boxes turns
+        # none of the pyramid's positive or in-between anchors into negatives
+        assert snip[lv]['rpn']['anchors'] == pyr[lv]['rpn']['anchors']
+        assert snip[lv]['rpn']['neg'] == pyr[lv]['rpn']['neg']
+        assert snip[lv]['rpn']['pos'] <= pyr[lv]['rpn']['pos']
         for arm in (snip, pyr):
             rpn = arm[lv]['rpn']
             assert rpn['pos'] + rpn['neg'] + rpn['ign'] == rpn['anchors']
             assert rpn['sampled_pos'] + rpn['sampled_neg'] == 256  # rpn.sampler.num
             assert rpn['sampled_pos'] == min(rpn['pos'], 128)
     assert sum(snip[lv]['gt']['valid'] for lv in range(3)) >= n  # every box somewhere
-    assert sum(row['samples'] for row in sniper.values()) >= 1
+    # SNIPER's chips of the same image (ground truth only: no model)
+    sniper = count_assignments({'sniper': ARMS['sniper']}, [0], gt_only=True)['sniper']
+    assert sum(row['samples'] for row in sniper['levels'].values()) >= 1
+    assert all(row['gt']['no_valid'] == 0 for row in sniper['levels'].values())
 
 
 def test_counts_match_the_rpn_heads_targets(in_workdir):
@@ -48,7 +55,7 @@ def test_counts_match_the_rpn_heads_targets(in_workdir):
     from mmsniper.apis.assignment_counts import count_sample
 
     cfg, model = load_arm(ARMS['snip'][1])
-    _, level, sample = next(iter(arm_samples('snip', cfg, [1])))
+    _, level, sample = list(arm_samples('snip', cfg, [0]))[-1]  # the coarsest: small
     counts = count_sample(model, cfg, sample)
     data = model.data_preprocessor(pseudo_collate([sample]), training=True)
     ds = data['data_samples'][0]
