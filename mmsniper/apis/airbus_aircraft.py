@@ -1,6 +1,7 @@
 """Convert the Airbus Aircraft sample data set (CSV of pixel polygons + JPEGs) to COCO JSON.
 
-Behind ``tools/dataset_converters/airbus_aircraft.py``; see ``docs/user_guides/airbus_aircraft.md``.
+Behind ``tools/dataset_converters/airbus_aircraft.py``; see
+``docs/user_guides/airbus_aircraft.md``.
 
 The source folder (``../shared/data/airbus-aircraft/``, read its ``SOURCE.md``) holds
 ``annotations.csv`` (``id,image_id,geometry,class``: one box a line, ``geometry`` a closed
@@ -18,14 +19,14 @@ What it writes (never the images: ``file_name`` is relative to the source folder
   other folders in the order of ``sha1(seed:file name)`` until ``num_val`` validation
   images; the rest train.
 
-Nothing is dropped silently: a malformed row (unparsable or open polygon, non-finite or
-fewer than 3 distinct vertices, zero width or height, a box with no overlap with its image,
-an unknown class, a duplicate id), a CSV image missing on disk, and an image on disk without any
-annotation are counted by kind and named with their first ids. Data errors (all but the
-unannotated images, which stay out of both splits: their ground truth is unknown, and the
-boxes drawn partly past the image border, which are clipped to it and keep their own box
-as ``unclipped_box``) stop the conversion with a :class:`ValueError` unless ``allow_bad``
-(then they are left out and reported).
+Nothing is dropped silently. Data errors stop the conversion with a :class:`ValueError`
+that counts them by kind and names the first ids, unless ``allow_bad`` (then those rows are
+left out, still counted and named): a malformed row (unparsable or open polygon, non-finite
+or fewer than 3 distinct vertices, zero width or height, no overlap with its image, an
+unknown class, a duplicate id) and a CSV image missing on disk. Counted and named but not
+errors: boxes drawn partly past the image border (clipped to it, their own box kept as
+``unclipped_box``) and images on disk without any annotation (in no split: their ground
+truth is unknown).
 """
 from __future__ import annotations
 
@@ -275,6 +276,8 @@ def convert_airbus_aircraft(src: str, out_dir: str, num_val: int = 25, seed: int
         by_image[name] = keep
     for name in sorted(set(folders) - set(by_image)):
         report.note('unannotated', folders[name])
+    for name in sorted(n for n, rs in by_image.items() if not rs):  # every row left out
+        report.note('unannotated', folders[name] + ' (all its rows left out)')
     if report.errors and not allow_bad:
         raise ValueError(f'{csv_path}: data errors, nothing written:\n{report.format()}\n'
                          'Fix the CSV, or pass --allow-bad to leave these rows out '
