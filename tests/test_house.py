@@ -26,7 +26,7 @@ ALLOWED = {
     'models': {'chips', 'imagefiles'},
     'datasets': {'chips', 'annotations', 'imagefiles', 'engine', ''},
     'visualization': {'chips', 'annotations', 'advisor', 'datasets'},
-    'utils': {'chips', 'imagefiles', 'datasets', 'models'},
+    'utils': {'chips', 'imagefiles', 'engine', 'datasets', 'models', ''},
     'apis': {'chips', 'imagefiles', 'engine', 'datasets', 'visualization', 'utils', ''},
     '': {'version', 'datasets', 'engine', 'models', 'visualization'},
 }

@@ -27,9 +27,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-_root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if osp.isfile(osp.join(_root, 'mmsniper', '__init__.py')) and _root not in sys.path:
-    sys.path.insert(0, _root)  # the checkout's mmsniper, not an installed copy
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 
 from mmsniper.chips import SniperSettings  # noqa: E402  (NumPy only, no MMDetection)
 
