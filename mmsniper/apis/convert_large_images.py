@@ -47,6 +47,7 @@ from ..imagefiles import (
 )
 from ..imagefiles.reader import _read_bytes, jpeg_quality, pil_pixel_limit_lifted
 from ..imagefiles.tiff import fit_level_size
+from ..utils.fileio import atomic_json, atomic_path
 
 MANIFEST = 'manifest.json'
 #: Images with at most this many pixels are kept as they are: 4 chips of 512x512. Below
@@ -170,9 +171,7 @@ def _convert_one(task: tuple) -> dict:
     if w * h <= min_pixels:
         rec['status'] = 'kept'
         return rec
-    os.makedirs(osp.dirname(out_path) or '.', exist_ok=True)
-    tmp = osp.join(osp.dirname(out_path), f'.tmp-{os.getpid()}-{osp.basename(out_path)}')
-    try:
+    with atomic_path(out_path) as tmp:
         write_pyramid(img, tmp, tile=settings['tile'], compression=settings['compression'],
                       quality=quality or DEFAULT_QUALITY,
                       level_quality=settings['level_quality'], subsampling=sampling,
@@ -184,19 +183,12 @@ def _convert_one(task: tuple) -> dict:
                                        source_size=st.st_size,
                                        source_mtime_ns=st.st_mtime_ns,
                                        source_file_name=file_name, settings=settings))
-        os.replace(tmp, out_path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
     rec.update(status='converted', output=out_path, pyramid_bytes=os.path.getsize(out_path))
     return rec
 
 
 def _dump_json(obj: Any, path: str) -> None:
-    tmp = osp.join(osp.dirname(path) or '.', f'.tmp-{os.getpid()}-{osp.basename(path)}')
-    with open(tmp, 'w') as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
+    atomic_json(path, obj)
 
 
 def convert_large_images(ann_file: str, img_dir: str, out_dir: Optional[str] = None,

@@ -9,7 +9,11 @@ import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 # isort: split
 from mmengine.config import DictAction  # noqa: E402
 
-from mmsniper.apis.chip_tools import browse_chips, build_sniper_dataset  # noqa: E402
+from mmsniper.apis.chip_tools import (  # noqa: E402
+    browse_chips,
+    browse_tickets,
+    build_sniper_dataset,
+)
 
 
 def main() -> None:
@@ -23,6 +27,9 @@ def main() -> None:
     p.add_argument('--num', type=int, default=20, help='number of images (from the start)')
     p.add_argument('--indices', type=int, nargs='+', help='dataset indices to draw instead')
     p.add_argument('--seed', type=int, default=0, help='seed of the chip plan')
+    p.add_argument('--tickets', help='draw the chips of this tickets file instead (the '
+                   'nonfinite_iter<N>.json a non-finite loss writes to the work directory): '
+                   'one PNG per image with the listed chips')
     p.add_argument('--strict', action='store_true',
                    help='stop with an error when annotations have data errors (non-finite, '
                    'zero/negative size, outside the image, unknown category); default: leave '
@@ -30,7 +37,10 @@ def main() -> None:
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     a = p.parse_args()
     ds = build_sniper_dataset(a.config, a.cfg_options, strict=a.strict)
-    paths = browse_chips(ds, a.out, num=a.num, seed=a.seed, indices=a.indices)
+    if a.tickets:
+        paths = browse_tickets(ds, a.tickets, a.out)
+    else:
+        paths = browse_chips(ds, a.out, num=a.num, seed=a.seed, indices=a.indices)
     print(f'wrote {len(paths)} pictures to {a.out}')
 
 
