@@ -61,7 +61,9 @@ def _config(config: str, folder: str, data_root: Optional[str]) -> str:
     if data_root:
         text += (f'train_dataloader = dict(dataset=dict(dataset=dict(data_root={data_root!r})))\n'
                  f'val_dataloader = dict(dataset=dict(data_root={data_root!r}))\n'
-                 'test_dataloader = val_dataloader\n')
+                 'test_dataloader = val_dataloader\n'
+                 f'val_evaluator = dict(ann_file={osp.join(data_root, "annotations", "val.json")!r})\n'
+                 'test_evaluator = val_evaluator\n')
     path = osp.join(folder, 'kill_resume_config.py')
     os.makedirs(folder, exist_ok=True)
     with open(path, 'w') as f:

@@ -172,7 +172,7 @@ class NonFiniteLossHook(Hook):
         self._bad = False
         step = runner.iter + 1
         rank, world_size = get_dist_info()
-        terms = {k: float(v) for k, v in (outputs or {}).items()
+        terms = {k: float(v.detach() if torch.is_tensor(v) else v) for k, v in (outputs or {}).items()
                  if torch.is_tensor(v) or isinstance(v, float)}
         bad_terms = {k: v for k, v in terms.items() if not math.isfinite(v)}
         tickets = batch_tickets(data_batch)
@@ -183,7 +183,8 @@ class NonFiniteLossHook(Hook):
                                losses={k: repr(v) for k, v in terms.items()},
                                tickets=tickets), indent=1)
         if self._local_bad:
-            what = ', '.join(f'{k}={v}' for k, v in bad_terms.items()) or 'the summed loss'
+            what = ', '.join(f'{k}={v}' for k, v in bad_terms.items() if k != 'loss')
+            what = f'{what} (total loss={terms.get("loss")})' if what else 'the summed loss'
         else:
             what = 'another rank\'s loss (this rank\'s are finite)'
         lines = '\n  '.join(format_ticket(t) for t in tickets) or '(no tickets in the batch)'

@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import warnings
 
@@ -96,9 +97,11 @@ def test_sigterm_then_resume_equals_the_uninterrupted_run(workdir):
 
     planted = {}
 
-    def tear_newer(k, chain):  # a torn iter_3.pth that last_checkpoint names
-        torn = osp.join(chain, 'iter_3.pth')
-        with open(osp.join(chain, 'iter_2.pth'), 'rb') as f:
+    def tear_newer(k, chain):  # a torn iter_<n+1>.pth that last_checkpoint names
+        good = open(osp.join(chain, 'last_checkpoint')).read().strip()
+        n = int(re.search(r'iter_(\d+)\.pth$', good).group(1))
+        torn = osp.join(chain, f'iter_{n + 1}.pth')
+        with open(good, 'rb') as f:
             data = f.read()
         with open(torn, 'wb') as f:
             f.write(data[:len(data) // 3])
@@ -181,7 +184,8 @@ def test_nan_in_one_chip_stops_naming_its_image_and_ticket(workdir):
     root = osp.join(workdir, 'data', 'scaleshapes')
     bad, good = _image_file(root, 7), _image_file(root, 0)
     wd = osp.join(workdir, 'nan')
-    cfg = _with_nan(_tiny_cfg(root, wd, [0, 7], iters=1, batch_size=2), bad)
+    # every chip of the two images in one batch; the NaN is in image 7's
+    cfg = _with_nan(_tiny_cfg(root, wd, [0, 7], iters=1, batch_size=8), bad)
     runner = RUNNERS.build(cfg)
     with pytest.raises(NonFiniteLossError) as err:
         runner.train()
@@ -223,7 +227,8 @@ def test_nan_batches_skipped_counted_then_stopped(workdir):
     runner = RUNNERS.build(cfg)
     with pytest.raises(NonFiniteLossError, match=r'3 batches in a row .*max_skips_in_row=2'):
         runner.train()
-    log = open(runner.logger.handlers[-1].baseFilename).read()
+    (log_file,) = [h.baseFilename for h in runner.logger.handlers if hasattr(h, 'baseFilename')]
+    log = open(log_file).read()
     assert 'skipped batch (1 in a row, 1 in total)' in log
     assert 'skipped batch (2 in a row, 2 in total)' in log
     assert runner.iter == 2
@@ -254,7 +259,8 @@ def test_full_disk_stops_clearly_and_keeps_the_previous_checkpoint(workdir, monk
     mnt = osp.join(workdir, 'small_disk')
     mounted = _mount_tmpfs(mnt, '256m')
     if not mounted:
-        warnings.warn('tmpfs mount impossible here (not root?): ENOSPC is simulated at fsync')
+        warnings.warn('tmpfs mount impossible here (not root?): ENOSPC is simulated at fsync',
+                      stacklevel=1)
 
     class FillDisk(Hook):
         """After iteration 1 (and its checkpoint), the disk fills up."""

@@ -54,7 +54,7 @@ def main() -> None:
                   date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
     with open(osp.join(a.work_dir, 'report.json'), 'w') as f:
         json.dump(report, f, indent=1)
-    print(f'\n| # | signal | at iteration | exit | resumed from | lost | chips equal |')
+    print('\n| # | signal | at iteration | exit | resumed from | lost | chips equal |')
     print('|---|---|---|---|---|---|---|')
     for i, k in enumerate(report['kills'], 1):
         print(f'| {i} | {k["signal"]} | {k["reached"]} | {k["status"]} | '
