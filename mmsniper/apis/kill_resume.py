@@ -59,10 +59,11 @@ def _config(config: str, folder: str, data_root: Optional[str]) -> str:
         dict(type='TicketLogHook', path=osp.join(folder, 'tickets.jsonl'))]
     text = f'_base_ = [{config!r}]\ncustom_hooks = {hooks!r}\n'
     if data_root:
+        ann = osp.join(data_root, 'annotations', 'val.json')
         text += (f'train_dataloader = dict(dataset=dict(dataset=dict(data_root={data_root!r})))\n'
                  f'val_dataloader = dict(dataset=dict(data_root={data_root!r}))\n'
                  'test_dataloader = val_dataloader\n'
-                 f'val_evaluator = dict(ann_file={osp.join(data_root, "annotations", "val.json")!r})\n'
+                 f'val_evaluator = dict(ann_file={ann!r})\n'
                  'test_evaluator = val_evaluator\n')
     path = osp.join(folder, 'kill_resume_config.py')
     os.makedirs(folder, exist_ok=True)

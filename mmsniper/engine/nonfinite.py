@@ -172,7 +172,8 @@ class NonFiniteLossHook(Hook):
         self._bad = False
         step = runner.iter + 1
         rank, world_size = get_dist_info()
-        terms = {k: float(v.detach() if torch.is_tensor(v) else v) for k, v in (outputs or {}).items()
+        terms = {k: float(v.detach() if torch.is_tensor(v) else v)
+                 for k, v in (outputs or {}).items()
                  if torch.is_tensor(v) or isinstance(v, float)}
         bad_terms = {k: v for k, v in terms.items() if not math.isfinite(v)}
         tickets = batch_tickets(data_batch)

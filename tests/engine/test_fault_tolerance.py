@@ -109,8 +109,8 @@ def test_sigterm_then_resume_equals_the_uninterrupted_run(workdir):
             f.write(torn)
         planted['torn'] = torn
 
-    # one image of 2 chips per epoch at batch 1: epochs roll over at iterations 2 and 4
-    rep = kill_resume(osp.join(workdir, 'kr'), iters=5, interval=100, kills=[('SIGTERM', 2)],
+    # one image of 2 chips per epoch at batch 1: the epoch rolls over after iteration 2
+    rep = kill_resume(osp.join(workdir, 'kr'), iters=4, interval=100, kills=[('SIGTERM', 2)],
                       data_root=osp.join(workdir, 'data', 'scaleshapes'), batch_size=1,
                       images=[7], max_delay=0.0, before_resume=tear_newer, echo=lambda s: None)
     (k,) = rep['kills']
