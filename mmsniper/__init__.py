@@ -1,13 +1,15 @@
 """mmsniper: SNIPER multi-scale training and inference as an MMDetection 3.x plugin.
 
 ``import mmsniper`` (what configs do with ``custom_imports = dict(imports=['mmsniper'])``)
-does three things and nothing else:
+does four things and nothing else:
 
 1. registers its classes into MMDetection's registries (``mmdet.registry``);
 2. makes every mmengine checkpoint scheme (local, ``http(s)://``, ``torchvision://``, ...)
    load without running code from the file (:mod:`mmsniper.engine.checkpoint`; no switch);
 3. lets configs inherit ``mmsniper::`` base configs (:mod:`mmsniper.engine.configs`;
-   ``MMSNIPER_CONFIG_PREFIX=0`` switches it off).
+   ``MMSNIPER_CONFIG_PREFIX=0`` switches it off);
+4. makes mmengine's local file backend write atomically (temporary file, fsync, rename:
+   :mod:`mmsniper.engine.saving`), so a checkpoint is never torn.
 
 The framework-free rooms (:mod:`mmsniper.chips`, the NumPy chip engine, and
 ``annotations``, ``imagefiles``, ``advisor``, ``generated``) import on their own:
@@ -15,7 +17,7 @@ The framework-free rooms (:mod:`mmsniper.chips`, the NumPy chip engine, and
 package only as their parent, the registration waits until MMDetection is imported (by
 anything: another room of mmsniper, a config's registry, a tool), and runs right after it.
 Importing any other room (``datasets``, ``models``, ``engine``, ``apis``,
-``visualization``, ``utils``), or ``mmsniper`` itself, does all three at once.
+``visualization``, ``utils``), or ``mmsniper`` itself, does all four at once.
 """
 import importlib.abc
 import importlib.util
@@ -28,7 +30,7 @@ __all__ = ['__version__', 'register_all_modules']
 #: Rooms with no MMDetection, mmengine or torch: importing one of them imports this package
 #: as its parent without registering the adapters.
 FRAMEWORK_FREE = frozenset({'chips', 'annotations', 'imagefiles', 'advisor', 'generated',
-                            'version'})
+                            'utils', 'version'})
 
 
 def register_all_modules() -> None:

@@ -17,17 +17,19 @@ from conftest import REPO
 #: docs/design/architecture.md.
 ALLOWED = {
     'version': set(),
+    'utils': set(),
     'chips': set(),
     'annotations': set(),
-    'generated': set(),
-    'imagefiles': {'chips', 'annotations'},
+    'generated': {'utils'},
+    'imagefiles': {'chips', 'annotations', 'utils'},
     'advisor': {'chips', 'annotations', 'generated'},
-    'engine': {'chips'},
+    'engine': {'chips', 'utils'},
     'models': {'chips', 'imagefiles'},
-    'datasets': {'chips', 'annotations', 'imagefiles', 'engine', ''},
+    'datasets': {'chips', 'annotations', 'imagefiles', 'engine', 'utils', ''},
     'visualization': {'chips', 'annotations', 'advisor', 'datasets'},
-    'utils': {'chips', 'imagefiles', 'engine', 'datasets', 'models', ''},
-    'apis': {'chips', 'imagefiles', 'engine', 'datasets', 'visualization', 'utils', ''},
+    'analysis': {'chips', 'imagefiles', 'engine', 'datasets', 'models', 'utils', ''},
+    'apis': {'chips', 'imagefiles', 'engine', 'datasets', 'visualization', 'analysis', 'utils',
+             ''},
     '': {'version', 'datasets', 'engine', 'models', 'visualization'},
 }
 

@@ -19,9 +19,13 @@ param_scheduler = [
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
                      clip_grad=dict(max_norm=35, norm_type=2))
+# Atomic checkpoints, preemption and non-finite losses as in ./sniper_schedule.py.
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(by_epoch=False, interval=500, max_keep_ckpts=2))
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=500,
+                    max_keep_ckpts=2),
+    preemption=dict(type='PreemptionHook'),
+    nonfinite_loss=dict(type='NonFiniteLossHook'))
 log_processor = dict(by_epoch=False)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 auto_scale_lr = dict(base_batch_size=2)

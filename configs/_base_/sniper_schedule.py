@@ -18,9 +18,16 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=35, norm_type=2))
 auto_scale_lr = dict(enable=False, base_batch_size=128)
 
+# Training that survives the cluster (docs/user_guides/fault_tolerance.md): checkpoints
+# written atomically with the random states for an exact resume; on SIGTERM / SIGUSR1 the
+# iteration is finished, checkpointed, and the process exits with status 75; a NaN / inf
+# loss stops training naming the batch's chips (nonfinite_loss.skip=True skips instead).
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=5000, max_keep_ckpts=3))
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=5000,
+                    max_keep_ckpts=3),
+    preemption=dict(type='PreemptionHook', signals=('SIGTERM', 'SIGUSR1')),
+    nonfinite_loss=dict(type='NonFiniteLossHook', skip=False, max_skips_in_row=10))
 log_processor = dict(by_epoch=False)
 # Gives the chip sampler the run's seed and position after --resume.
 custom_hooks = [dict(type='ChipSamplerHook')]

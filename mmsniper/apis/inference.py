@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 import numpy as np
 from mmengine.logging import print_log
 
+from ..utils.fileio import atomic_json, atomic_path
 from ..visualization.detections import draw_detections, draw_focus
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -444,24 +445,15 @@ def _output_names(images: Sequence[Union[str, np.ndarray]]) -> list[str]:
 
 
 def _write_atomic(path: str, write: Callable[[str], Any]) -> None:
-    """``write(tmp)`` then rename ``tmp`` to ``path``: a reader (or a resumed run) never
-    sees half a file. ``tmp`` is hidden and ends like ``path`` (cv2 picks the encoder by
-    the extension)."""
-    folder, base = osp.split(path)
-    tmp = osp.join(folder, f'.tmp-{os.getpid()}-{base}')
-    try:
+    """``write(tmp)`` then rename to ``path`` (:func:`mmsniper.utils.atomic_path`): a reader
+    (or a resumed run) never sees half a file; ``tmp`` ends like ``path`` (cv2 picks the
+    encoder by the extension)."""
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def _dump_json(obj: Any, path: str) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, 'w') as f:
-            json.dump(obj, f)
-    _write_atomic(path, write)
+    atomic_json(path, obj)
 
 
 def _done_before(pred_file: str, image: str) -> bool:

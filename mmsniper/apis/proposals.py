@@ -21,8 +21,8 @@ from mmengine.dist import barrier, get_dist_info, init_dist
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
+from ..analysis.benchmark import channels_last_inputs
 from ..datasets.proposals import save_proposals
-from ..utils.benchmark import channels_last_inputs
 
 
 def _inner_train_dataset_cfg(cfg: Config) -> dict:

@@ -15,7 +15,6 @@ arrays with :func:`save_proposals`.
 """
 from __future__ import annotations
 
-import os
 import os.path as osp
 import zipfile
 from typing import Optional, Sequence
@@ -23,6 +22,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..chips import BoxTable
+from ..utils.fileio import atomic_path
 
 FORMAT_VERSION = 1
 _KEYS = ('format', 'image_ids', 'offsets', 'boxes', 'scores', 'levels')
@@ -58,12 +58,11 @@ def save_proposals(path: str, image_ids: Sequence[int], boxes: Sequence[np.ndarr
                       if len(levels) else np.zeros(0, np.int8))
     if not (len(cat_boxes) == len(cat_scores) == len(cat_levels)):
         raise ValueError('save_proposals: boxes, scores and levels differ in length')
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp.npz'
-    np.savez_compressed(tmp, format=np.array([FORMAT_VERSION], np.int64),
-                        image_ids=np.asarray(image_ids, np.int64), offsets=offsets,
-                        boxes=cat_boxes, scores=cat_scores, levels=cat_levels)
-    os.replace(tmp, path)
+    # an open file: numpy adds no .npz to the name, the file is exactly ``path``
+    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
+        np.savez_compressed(f, format=np.array([FORMAT_VERSION], np.int64),
+                            image_ids=np.asarray(image_ids, np.int64), offsets=offsets,
+                            boxes=cat_boxes, scores=cat_scores, levels=cat_levels)
 
 
 def load_proposals(path: str) -> BoxTable:

@@ -37,10 +37,15 @@ class ChipSamplerHook(Hook):
     1. at ``before_train``, sets the sampler's seed to the runner's (a resumed run takes
        its checkpoint's seed), so every epoch's chips are those of the uninterrupted run;
     2. at ``before_train_epoch``, for an ``IterBasedTrainLoop`` resumed at iteration
-       ``i``, replays the epoch plans (annotations only) to find where this rank's shard
-       stood after ``i`` batches, and answers the loop's ``i`` skip steps without loading
-       any image (mmengine would load and discard ``i`` batches). Set
-       ``fast_forward=False`` to keep mmengine's way.
+       ``i``, puts this rank's sampler where it stood after ``i`` batches: the position the
+       checkpoint holds (``resume_state``, written by
+       :class:`~mmsniper.engine.AtomicCheckpointHook` from :meth:`rank_state`), else by
+       replaying the epoch plans (annotations only); and answers the loop's ``i`` skip
+       steps without loading any image (mmengine would load and discard ``i`` batches).
+       Set ``fast_forward=False`` to keep mmengine's way. A resume just after an epoch's
+       last batch leaves the sampler at the END of that epoch, so the next epoch's
+       iterator is made when the first batch is drawn, as in the uninterrupted run (its
+       creation draws from torch's random state).
 
     Priority ``LOW``: step 2 must come after ``DistSamplerSeedHook`` (``NORMAL``), whose
     ``before_train_epoch`` calls ``sampler.set_epoch(runner.epoch)``. An iteration-based
@@ -57,6 +62,30 @@ class ChipSamplerHook(Hook):
     def __init__(self, fast_forward: bool = True) -> None:
         self.fast_forward = fast_forward
         self._reseeded = False
+        self._saved: Optional[dict] = None
+        self._pos_epoch, self._pos = 0, 0  # this rank's place: (sampler epoch, chips drawn)
+
+    # -- per-rank resume state (AtomicCheckpointHook stores it in checkpoints) -------------
+    def rank_state(self, runner) -> Optional[dict]:
+        """This rank's sampler position after the current iteration: seed, epoch and
+        the number of its shard's chips drawn."""
+        sampler = self._sampler(runner)
+        if sampler is None:
+            return None
+        return dict(seed=int(sampler.seed), epoch=self._pos_epoch, position=self._pos,
+                    iter=runner.iter + 1)
+
+    def load_rank_state(self, runner, state: dict) -> None:
+        self._saved = dict(state)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        sampler = self._sampler(runner)
+        if sampler is None:
+            return
+        if sampler.epoch != self._pos_epoch:  # the loader rolled over to the next epoch
+            self._pos_epoch, self._pos = sampler.epoch, 0
+        inputs = data_batch.get('inputs') if isinstance(data_batch, dict) else None
+        self._pos += len(inputs) if inputs is not None else runner.train_dataloader.batch_size
 
     @staticmethod
     def _sampler(runner):
@@ -82,24 +111,32 @@ class ChipSamplerHook(Hook):
         if start_iter == 0 and not reseeded:
             return
         epoch, offset, skip = 0, 0, 0
+        saved, self._saved = self._saved, None
         if start_iter > 0 and self.fast_forward:
-            epoch, offset = self._locate(sampler, runner.train_dataloader, start_iter)
+            if (saved is not None and saved.get('iter') == start_iter
+                    and saved.get('seed') == sampler.seed):
+                epoch, offset, how = int(saved['epoch']), int(saved['position']), 'checkpoint'
+            else:
+                epoch, offset = self._locate(sampler, runner.train_dataloader, start_iter)
+                how = 'replayed plans'
             skip = start_iter
             print_log(f'ChipSamplerHook: resuming at iteration {start_iter}: epoch {epoch} '
-                      f'of the chip plan, chip {offset} of this rank\'s shard (no images '
-                      'loaded to get there)', logger='current')
+                      f'of the chip plan, chip {offset} of this rank\'s shard ({how}; no '
+                      'images loaded to get there)', logger='current')
         elif start_iter > 0 and not reseeded:
             return  # mmengine skips by loading batches from its iterator, already right
         # Restart the loop's iterator with the right seed (and position).
         sampler.set_epoch(epoch)
         sampler.start = offset
+        self._pos_epoch, self._pos = epoch, offset
         real = type(loop.dataloader_iterator)(runner.train_dataloader)
         real._epoch = epoch
         loop.dataloader_iterator = _FastForward(real, skip) if skip else real
 
     @staticmethod
     def _locate(sampler, dataloader, iters: int):
-        """``(epoch, chip offset)`` of this rank after ``iters`` batches from epoch 0."""
+        """``(epoch, chip offset)`` of this rank after ``iters`` batches from epoch 0 (after
+        an epoch's last batch: that epoch, at its end)."""
         bs = dataloader.batch_size
         drop_last = dataloader.drop_last
         epoch = 0
@@ -110,7 +147,7 @@ class ChipSamplerHook(Hook):
             if batches == 0:
                 raise RuntimeError('ChipSampler: an epoch without a single batch; '
                                    'check the data set and batch size')
-            if iters < batches:
+            if iters <= batches:
                 return epoch, iters * bs
             iters -= batches
             epoch += 1
@@ -119,3 +156,35 @@ class ChipSamplerHook(Hook):
         sampler: Optional[object] = self._sampler(runner)
         if sampler is not None:
             sampler.start = 0
+
+
+@HOOKS.register_module()
+class TicketLogHook(Hook):
+    """Append every training batch's chip tickets to a JSON-lines file, one line per chip:
+    ``iter`` (1-based) plus the fields of :func:`~mmsniper.engine.nonfinite.batch_tickets`.
+
+    The record of what a run trained on, chip by chip: ``tools/analysis_tools/kill_resume.py``
+    compares these streams between an uninterrupted run and a killed-and-resumed one.
+    Written before the iteration (a killed iteration is in it); lines are flushed each time.
+
+    Args:
+        path (str): the file, relative to the work directory unless absolute.
+            Default ``'tickets.jsonl'``.
+    """
+
+    priority = 'LOWEST'
+
+    def __init__(self, path: str = 'tickets.jsonl') -> None:
+        self.path = path
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        import json
+        import os.path as osp
+
+        from .nonfinite import batch_tickets
+
+        path = self.path if osp.isabs(self.path) else osp.join(runner.work_dir, self.path)
+        with open(path, 'a') as f:
+            for t in batch_tickets(data_batch):
+                t.pop('input_finite', None)
+                f.write(json.dumps(dict(iter=runner.iter + 1, **t)) + '\n')

@@ -15,6 +15,8 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from .preemption import preemption_signals
+from .saving import resume_checkpoint
 from .sniper_settings import apply_sniper_settings
 
 
@@ -58,9 +60,28 @@ class SniperRunner(Runner):
 
     See :func:`~mmsniper.engine.sniper_settings.apply_sniper_settings`. The config it keeps
     is a :class:`FormatOnceConfig` (the same text, formatted once instead of at every
-    checkpoint). Everything else is mmengine's ``Runner``.
+    checkpoint). Two more differences, for training on clusters: ``--resume`` skips torn
+    checkpoints (:meth:`load_or_resume`) and the preemption signals are caught before any
+    data loader worker starts (:meth:`train`). Everything else is mmengine's ``Runner``.
     """
 
     @classmethod
     def from_cfg(cls, cfg) -> Runner:
         return super().from_cfg(FormatOnceConfig.of(apply_sniper_settings(cfg)))
+
+    # -- fault tolerance (docs/user_guides/fault_tolerance.md) ------------------------------
+    def load_or_resume(self) -> None:
+        """mmengine's, except what ``resume`` takes: the newest READABLE checkpoint of the
+        work directory (a torn or unreadable newer one is skipped with a warning naming it;
+        none readable: an error naming each), and a ``--resume PATH`` checked before use
+        (:func:`~mmsniper.engine.saving.resume_checkpoint`)."""
+        if not self._has_loaded and self._resume:
+            self._load_from = resume_checkpoint(self.work_dir, self._load_from)
+        super().load_or_resume()
+
+    def train(self):
+        """mmengine's, with the :class:`~mmsniper.engine.PreemptionHook`'s signal handlers
+        installed first: before the data loader's worker processes start, which inherit them
+        (and so survive the signal; the main process stops them)."""
+        with preemption_signals(self.hooks):
+            return super().train()

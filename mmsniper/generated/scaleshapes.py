@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..utils.fileio import atomic_json
 from .synthetic import COCO_LARGE_AREA, COCO_LONG_SIDE, COCO_SMALL_AREA
 
 __all__ = [
@@ -487,13 +488,7 @@ def render_scaleshapes_image(seed: int, split: str, index: int, *, mean_objects:
 # writing a data set
 # ---------------------------------------------------------------------------------------
 def _write_json(path: str, obj: Any, compact: bool) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        if compact:
-            json.dump(obj, f, separators=(',', ':'))
-        else:
-            json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    atomic_json(path, obj, **(dict(separators=(',', ':')) if compact else dict(indent=2)))
 
 
 def _render_to_file(task: tuple) -> tuple[int, int, list[dict[str, Any]]]:

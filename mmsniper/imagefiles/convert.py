@@ -39,6 +39,7 @@ from typing import Any, Optional
 
 from ..annotations import size_mismatch
 from ..chips.settings import SniperSettings
+from ..utils.fileio import atomic_json, atomic_path
 from . import (
     MAX_IMAGE_PIXELS,
     ImageFileError,
@@ -171,9 +172,7 @@ def _convert_one(task: tuple) -> dict:
     if w * h <= min_pixels:
         rec['status'] = 'kept'
         return rec
-    os.makedirs(osp.dirname(out_path) or '.', exist_ok=True)
-    tmp = osp.join(osp.dirname(out_path), f'.tmp-{os.getpid()}-{osp.basename(out_path)}')
-    try:
+    with atomic_path(out_path) as tmp:
         write_pyramid(img, tmp, tile=settings['tile'], compression=settings['compression'],
                       quality=quality or DEFAULT_QUALITY,
                       level_quality=settings['level_quality'], subsampling=sampling,
@@ -185,19 +184,12 @@ def _convert_one(task: tuple) -> dict:
                                        source_size=st.st_size,
                                        source_mtime_ns=st.st_mtime_ns,
                                        source_file_name=file_name, settings=settings))
-        os.replace(tmp, out_path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
     rec.update(status='converted', output=out_path, pyramid_bytes=os.path.getsize(out_path))
     return rec
 
 
 def _dump_json(obj: Any, path: str) -> None:
-    tmp = osp.join(osp.dirname(path) or '.', f'.tmp-{os.getpid()}-{osp.basename(path)}')
-    with open(tmp, 'w') as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
+    atomic_json(path, obj)
 
 
 def convert_large_images(ann_file: str, img_dir: str, out_dir: Optional[str] = None,

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from ..annotations import size_mismatch
-from ..chips import scale_factor
+from ..chips import Chip, scale_factor
 from ..datasets.chip_stats import chip_assignment
 
 _LEVEL_COLOURS = [(255, 128, 0), (0, 200, 255), (200, 0, 255), (255, 255, 0), (0, 128, 255)]
@@ -60,11 +60,15 @@ def _fill_mask(panel: np.ndarray, seg: Any, f: float, colour: tuple, hw: tuple) 
 
 
 def draw_image_chips(dataset, idx: int, rng: np.random.Generator,
-                     max_side: int = 640) -> np.ndarray:
+                     max_side: int = 640, chips: Optional[List[Chip]] = None) -> np.ndarray:
     """One picture per image: a panel per level with that level's chips (solid: positive,
     dashed-looking thin: negative), the boxes valid at it (green) and ignored (red), and
     their instance masks filled in the same colours when the annotations have them
     (``segmentation``: the masks ``ChipGenerator`` cuts with each chip).
+
+    Args:
+        chips (list[Chip], optional): draw these chips (e.g. a batch's tickets) instead of
+            the image's plan drawn with ``rng``.
 
     Returns:
         ndarray[H, W, 3] uint8 BGR.
@@ -82,7 +86,11 @@ def draw_image_chips(dataset, idx: int, rng: np.random.Generator,
         raise ValueError(problem)
     boxes, crowd, size = dataset.image_annotations(idx)
     masks = _instance_masks(dataset, idx, len(boxes))
-    pos, negs = dataset.plan_image(idx, rng)
+    if chips is None:
+        pos, negs = dataset.plan_image(idx, rng)
+    else:
+        pos = [c for c in chips if c.kind == 'pos']
+        negs = [c for c in chips if c.kind != 'pos']
     f = min(1.0, max_side / max(img.shape[:2]))
     panels = []
     for level in range(dataset.settings.num_levels):
@@ -133,4 +141,43 @@ def browse_chips(dataset, out_dir: str, num: int = 20, seed: int = 0,
         written.append(path)
         bar.update()
     print()
+    return written
+
+
+def browse_tickets(dataset, tickets_file: str, out_dir: str) -> List[str]:
+    """Draw the chips of a tickets file (``NonFiniteLossHook``'s ``nonfinite_iter<N>.json``,
+    or any JSON with ``tickets``: ``img_id`` / ``img_path``, ``chip`` ``(x1, y1, x2, y2)``
+    ORIGINAL pixels, ``level``, ``scale``, ``kind``): one PNG per image, its listed chips on
+    their levels' panels, ``ticket_<img_id>.png``."""
+    import json
+
+    import cv2
+
+    with open(tickets_file) as f:
+        record = json.load(f)
+    tickets = record.get('tickets', record) if isinstance(record, dict) else record
+    dataset.full_init()
+    by_id, by_path = {}, {}
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        by_id[info.get('img_id')] = i
+        by_path[osp.abspath(str(info.get('img_path')))] = i
+    groups: Dict[int, List[Chip]] = {}
+    for t in tickets:
+        idx = by_id.get(t.get('img_id'), by_path.get(osp.abspath(str(t.get('img_path')))))
+        if idx is None:
+            raise KeyError(f'{tickets_file}: image {t.get("img_id")} ({t.get("img_path")}) is '
+                           'not in this config\'s training set; pass the config that trained')
+        chips = groups.setdefault(idx, [])
+        if t.get('chip') is not None:
+            chips.append(Chip(int(t['level']), float(t['scale']), tuple(t['chip']),
+                              t.get('kind', 'pos')))
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for idx, chips in groups.items():
+        pic = draw_image_chips(dataset, idx, np.random.default_rng(0), chips=chips)
+        img_id = dataset.get_data_info(idx).get('img_id', idx)
+        path = osp.join(out_dir, f'ticket_{img_id}.png')
+        cv2.imwrite(path, pic)
+        written.append(path)
     return written

@@ -18,6 +18,7 @@ import pytest
 from mmcv.transforms import LoadImageFromFile
 from mmdet.structures.bbox import HorizontalBoxes
 
+from mmsniper.analysis.benchmark import synthetic_image, tickets
 from mmsniper.chips import Chip
 from mmsniper.datasets import ChipGenerator, LoadChipWindow
 from mmsniper.datasets.tickets import ChipTicket
@@ -32,7 +33,6 @@ from mmsniper.imagefiles import (
 from mmsniper.imagefiles.convert import convert_large_images
 from mmsniper.imagefiles.tiff import fit_level_size, halve
 from mmsniper.imagefiles.windows import box_kernel, prefilter_for_scale, reads_fit_level
-from mmsniper.utils.benchmark import synthetic_image, tickets
 
 W, H = 2000, 1500
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -397,7 +397,7 @@ def test_tools_and_benchmark_smoke(data, tmp_path, capsys):
     mod.main([data['ann'], data['img_dir'], '--out-dir', str(tmp_path / 'pyr'),
               '--out-ann', out_ann, '--min-pixels', '100'])
     assert '2 converted' in capsys.readouterr().out
-    from mmsniper.utils.benchmark import format_table, run_benchmark
+    from mmsniper.analysis.benchmark import format_table, run_benchmark
 
     res = run_benchmark(str(tmp_path / 'bench'), sizes=[(640, 480), (1300, 1000)],
                         formats=['tiff-raw', 'jpeg', 'tiff'], max_chips=2, min_seconds=0.0,

@@ -95,8 +95,8 @@ def run_arm(args) -> dict:
     from mmengine.runner import load_checkpoint
 
     import mmsniper  # noqa: F401
+    from mmsniper.analysis.benchmark import peak_rss_mb
     from mmsniper.chips import SniperSettings
-    from mmsniper.utils.benchmark import peak_rss_mb
 
     torch.set_num_threads(args.threads)
     MMLogger.get_instance('benchmark_inference', log_level='WARNING')  # quiet init logs

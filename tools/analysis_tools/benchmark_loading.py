@@ -79,7 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from mmsniper.utils.benchmark import format_table, inference_memory, run_benchmark
+    from mmsniper.analysis.benchmark import format_table, inference_memory, run_benchmark
 
     folder = args.dir or tempfile.mkdtemp(prefix='mmsniper-loading-')
     os.makedirs(folder, exist_ok=True)

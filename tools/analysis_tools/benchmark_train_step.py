@@ -80,8 +80,8 @@ def run_one(args: argparse.Namespace, variant: str) -> dict:
     from mmengine.registry import init_default_scope
 
     import mmsniper  # noqa: F401  (registers everything)
+    from mmsniper.analysis.benchmark import channels_last_inputs
     from mmsniper.engine.sniper_settings import apply_sniper_settings
-    from mmsniper.utils.benchmark import channels_last_inputs
 
     parts = variant.split('+')
     if 'threads1' in parts:

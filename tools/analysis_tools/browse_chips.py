@@ -10,7 +10,7 @@ import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
 from mmengine.config import DictAction  # noqa: E402
 
 from mmsniper.datasets.chip_stats import build_sniper_dataset  # noqa: E402
-from mmsniper.visualization.chips import browse_chips  # noqa: E402
+from mmsniper.visualization.chips import browse_chips, browse_tickets  # noqa: E402
 
 
 def main() -> None:
@@ -24,6 +24,9 @@ def main() -> None:
     p.add_argument('--num', type=int, default=20, help='number of images (from the start)')
     p.add_argument('--indices', type=int, nargs='+', help='dataset indices to draw instead')
     p.add_argument('--seed', type=int, default=0, help='seed of the chip plan')
+    p.add_argument('--tickets', help='draw the chips of this tickets file instead (the '
+                   'nonfinite_iter<N>.json a non-finite loss writes to the work directory): '
+                   'one PNG per image with the listed chips')
     p.add_argument('--strict', action='store_true',
                    help='stop with an error when annotations have data errors (non-finite, '
                    'zero/negative size, outside the image, unknown category); default: leave '
@@ -31,7 +34,10 @@ def main() -> None:
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     a = p.parse_args()
     ds = build_sniper_dataset(a.config, a.cfg_options, strict=a.strict)
-    paths = browse_chips(ds, a.out, num=a.num, seed=a.seed, indices=a.indices)
+    if a.tickets:
+        paths = browse_tickets(ds, a.tickets, a.out)
+    else:
+        paths = browse_chips(ds, a.out, num=a.num, seed=a.seed, indices=a.indices)
     print(f'wrote {len(paths)} pictures to {a.out}')
 
 

@@ -63,7 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmsniper.utils.assignment_counts import count_assignments, format_counts
+    from mmsniper.analysis.assignment_counts import count_assignments, format_counts
 
     arms = dict(args.arm or [_arm(a) for a in DEFAULT_ARMS])
     t0 = time.perf_counter()

@@ -176,11 +176,9 @@ def _read_json(path: str) -> Any:
 
 
 def _write_json(path: str, obj: Any) -> None:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    from mmsniper.utils.fileio import atomic_json  # here: importing mmsniper is slow
+
+    atomic_json(path, obj, indent=2)
 
 
 def ensure_data(data_root: str = 'data/scaleshapes') -> str:

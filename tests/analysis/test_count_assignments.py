@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 
-from mmsniper.utils.assignment_counts import arm_samples, count_assignments, load_arm
+from mmsniper.analysis.assignment_counts import arm_samples, count_assignments, load_arm
 
 from conftest import REPO
 
@@ -52,7 +52,7 @@ def test_counts_per_arm_and_level(in_workdir):
 def test_counts_match_the_rpn_heads_targets(in_workdir):
     """The sampled anchors counted are those mmdet's RPN head trains on (its own
     get_targets on the same SNIP sample)."""
-    from mmsniper.utils.assignment_counts import count_sample
+    from mmsniper.analysis.assignment_counts import count_sample
 
     cfg, model = load_arm(ARMS['snip'][1])
     _, level, sample = list(arm_samples('snip', cfg, [0]))[-1]  # the coarsest: small
