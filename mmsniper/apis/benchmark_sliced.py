@@ -28,6 +28,7 @@ IoU >= 0.9, greedy by IoU), the share matched and the score differences of the m
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import os.path as osp
@@ -500,7 +501,7 @@ def merger_cost(counts: Sequence[int] = (1000, 10_000, 100_000),
                                      class_agnostic=class_agnostic))
             tb, ts, tl = (torch.from_numpy(boxes), torch.from_numpy(scores),
                           torch.from_numpy(labels))
-            t_ours = _best(lambda: ours(tb, ts, tl), repeat)
+            t_ours = _best(functools.partial(ours, tb, ts, tl), repeat)
             kept_ours = len(ours(tb, ts, tl)[0])
             preds = [ObjectPrediction(bbox=b.tolist(), score=float(s), category_id=int(c),
                                       category_name=str(int(c)))
@@ -509,15 +510,16 @@ def merger_cost(counts: Sequence[int] = (1000, 10_000, 100_000),
                 match_threshold=match_threshold, match_metric=match_metric,
                 class_agnostic=class_agnostic)
             sahi_repeat = 1 if n >= 50_000 else repeat
-            t_sahi = _best(lambda: post(list(preds)), sahi_repeat)
+            # a fresh list each call: SAHI's merge writes merged predictions into it
+            t_sahi = _best(lambda post=post, preds=preds: post(list(preds)), sahi_repeat)
             kept_sahi = len(post(list(preds))) if sahi_repeat > 1 else None
             arr = np.concatenate([boxes, scores[:, None], labels[:, None]], 1).astype(np.float32)
             fn = getattr(combine, {'NMS': 'nms', 'GREEDYNMM': 'greedy_nmm',
                                    'NMM': 'nmm'}[postprocess_type])
             if not class_agnostic:
                 fn = getattr(combine, 'batched_' + fn.__name__)
-            t_arr = _best(lambda: fn(arr, match_metric=match_metric,
-                                     match_threshold=match_threshold), sahi_repeat)
+            t_arr = _best(functools.partial(fn, arr, match_metric=match_metric,
+                                            match_threshold=match_threshold), sahi_repeat)
             kept_arr = len(fn(arr, match_metric=match_metric, match_threshold=match_threshold))
             out.append(dict(n=n, mmsniper_s=t_ours, sahi_postprocess_s=t_sahi,
                             sahi_array_s=t_arr, kept_mmsniper=kept_ours,

@@ -3,7 +3,8 @@
 A merger is any callable ``merger(bboxes, scores, labels) -> (bboxes, scores, labels)``
 over the detections of ONE image in ORIGINAL pixels; configs name it by ``type`` in
 :data:`MERGERS`. Every merger here is class-aware (boxes of different labels never
-interact) and device-agnostic (inputs on the CPU or CUDA; outputs on the same device).
+interact; SAHI's twins optionally class-agnostic) and device-agnostic (inputs on the
+CPU or CUDA; outputs on the same device).
 
 Registry. :data:`MERGERS` is a child of MMDetection's ``TASK_UTILS`` with scope
 ``'mmsniper'``, so ``TASK_UTILS.build(dict(type='mmsniper.SoftNMSMerger'))`` also works.
@@ -12,6 +13,11 @@ It builds with its own function (:func:`build_merger`), which looks the type up 
 sibling registry is invisible from scope ``'mmdet'``, and mmdet-derived configs carry
 ``_scope_='mmdet'`` (ignored here). A project registers its own merger class or
 function with ``@MERGERS.register_module()`` and names it in ``tta_model.merger``.
+
+SAHI's postprocess types (``NMS``, ``GREEDYNMM``, ``NMM`` with IOU or IOS and a
+class-agnostic mode) are :class:`MatchNMSMerger`, :class:`GreedyNMMMerger` and
+:class:`NMMMerger`, the NumPy core in :mod:`mmsniper.chips.match_merge` (they take the
+``class_agnostic`` option; the others are class-aware).
 
 Ops. Hard NMS is ``mmcv.ops.batched_nms`` (CPU and CUDA kernels). Soft-NMS is
 ``mmcv.ops.soft_nms``, which in mmcv 2.1 has a CPU kernel only: CUDA inputs are copied

@@ -195,6 +195,8 @@ def level_cutter(img: Union[Tensor, np.ndarray], size: tuple[int, int]
     """
     import mmcv
 
+    if not isinstance(img, Tensor) and any(st < 0 for st in img.strides):
+        img = np.ascontiguousarray(img)  # a flipped view: torch takes no negative strides
     chw = img if isinstance(img, Tensor) else torch.from_numpy(img).permute(2, 0, 1)
     h, w = chw.shape[1:3]
     sw, sh = size

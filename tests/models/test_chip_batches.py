@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os.path as osp
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from mmsniper.chips import chip_grid, grid_starts
 from mmsniper.datasets import PYRAMID_META_KEYS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # test_tta's fake detector
 
 
 def test_stride_layout_is_sahis_slicing():
@@ -36,6 +38,7 @@ def detector():
     init_default_scope('mmdet')
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'scaleshapes', 'faster_r18_scaleshapes.py'))
     cfg.model.test_cfg.rcnn.score_thr = 0.02
+    cfg.model.test_cfg.rpn.update(nms_pre=100, max_per_img=50)  # fast on a busy CPU
     torch.manual_seed(0)
     det = MODELS.build(cfg.model)
     det.init_weights()
@@ -51,28 +54,28 @@ def run(model, images, levels):
         return model.test_step(data)
 
 
-@pytest.mark.parametrize('keep', ['whole', 'all'])
-def test_batch_size_never_changes_detections(detector, keep):
+def test_batch_size_never_changes_detections(detector):
     rng = np.random.default_rng(0)
-    # Two images: their chips share batches (of several shapes: the second is shorter
-    # than a chip), one level of chips at scale 1 and one shrunk level as chips too.
-    images = [(rng.random((150, 200, 3)) * 255).astype(np.uint8),
-              (rng.random((60, 170, 3)) * 255).astype(np.uint8)]
-    levels = [dict(type='PyramidResize', scale=1.0, level=0, test_range=(-1, 30),
-                   max_pixels=4000),
-              dict(type='PyramidResize', scale=0.7, level=1, test_range=(20, -1),
+    # Two images whose chips share batches, of two shapes (the second image is shorter
+    # than a chip); every chip detection goes to the merger (keep='all').
+    images = [(rng.random((100, 130, 3)) * 255).astype(np.uint8),
+              (rng.random((50, 120, 3)) * 255).astype(np.uint8)]
+    levels = [dict(type='PyramidResize', scale=1.0, level=0, test_range=(-1, -1),
                    max_pixels=4000)]
     outs = []
     for bs in (1, 4):
         calls = []
-        predict = detector.predict
-        detector.predict = lambda inputs, samples, **kw: (calls.append(len(inputs)),
-                                                          predict(inputs, samples, **kw))[1]
+
+        def counting(inputs, samples, inner=detector.predict, calls=calls, **kw):
+            calls.append(len(inputs))
+            return inner(inputs, samples, **kw)
+
+        detector.predict = counting
         try:
             model = MODELS.build(dict(
                 type='SniperTTAModel', module=detector, max_per_img=1000,
                 merger=dict(type='GreedyNMMMerger', match_metric='IOU'),
-                chip_cfg=dict(chip_size=64, overlap=40, batch_size=bs, keep=keep)))
+                chip_cfg=dict(chip_size=64, overlap=32, batch_size=bs, keep='all')))
             outs.append([o.pred_instances for o in run(model, images, levels)])
         finally:
             del detector.predict
@@ -84,3 +87,31 @@ def test_batch_size_never_changes_detections(detector, keep):
         torch.testing.assert_close(a.bboxes[oa], b.bboxes[ob], atol=1e-3, rtol=0)
         torch.testing.assert_close(a.scores[oa], b.scores[ob], atol=1e-4, rtol=0)
         assert torch.equal(a.labels[oa], b.labels[ob])
+
+
+def test_infer_batch_size_runs_images_together_with_the_same_results(tmp_path):
+    import cv2
+    from test_tta import BlobDetector, canvas, pyramid
+
+    from mmsniper.apis.inference import InferenceModel, infer
+    from mmsniper.models import SniperTTAModel
+
+    paths = []
+    for i in range(3):  # 300 x 400 images cut into 128-px chips (max_pixels 1000)
+        paths.append(str(tmp_path / f'im{i}.png'))
+        cv2.imwrite(paths[-1], canvas(300, 400, [(20 + 30 * i, 40, 60 + 30 * i, 70, 1, 0.9),
+                                                 (200, 150, 230, 190, 2, 0.6)]))
+    coco = {}
+    for bs in (None, 3):
+        det = BlobDetector()
+        model = InferenceModel(
+            SniperTTAModel(module=det, merger=dict(type='NMSMerger'),
+                           chip_cfg=dict(chip_size=128, batch_size=4)),
+            [dict(type='LoadImageFromFile'), pyramid([(1.0, 1000, (-1, 40))]).transforms[1]],
+            ('a', 'b', 'c'), None)
+        coco[bs] = infer(None, None, paths, str(tmp_path / f'out{bs}'), progress=False,
+                         draw=False, model=model, batch_size=bs).coco
+        # 20 chips per image; batch 3: the 3 images in one test_step, their 60 chips in
+        # 20 forward passes (one image at a time would take 3 x 7)
+        assert det.calls == (3 * 5 if bs is None else 20)
+    assert coco[None] == coco[3] and len(coco[3]['annotations']) == 6

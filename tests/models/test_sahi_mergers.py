@@ -17,7 +17,6 @@ from sahi.prediction import ObjectPrediction
 from mmsniper.chips.match_merge import match_merge, matching_pairs
 from mmsniper.models import MERGERS, GreedyNMMMerger, MatchNMSMerger, NMMMerger, build_merger
 
-
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 OURS = {'NMS': MatchNMSMerger, 'GREEDYNMM': GreedyNMMMerger, 'NMM': NMMMerger}
 THEIRS = {'NMS': combine.NMSPostprocess, 'GREEDYNMM': combine.GreedyNMMPostprocess,
@@ -148,6 +147,7 @@ def real_detections():
     init_default_scope('mmdet')
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'scaleshapes', 'faster_r18_scaleshapes.py'))
     cfg.model.test_cfg.rcnn.update(score_thr=0.01, nms=dict(type='nms', iou_threshold=0.9))
+    cfg.model.test_cfg.rpn.update(nms_pre=200, max_per_img=100)
     torch.manual_seed(0)
     det = MODELS.build(cfg.model)
     det.init_weights()
