@@ -7,8 +7,8 @@ from mmsniper.apis.benchmark_sliced import agreement, benchmark_sliced, format_r
 
 
 def test_benchmark_runs_and_both_sides_agree(tmp_path):
-    # 384 x 384 in 128-px slices, overlap 0.2: 4 x 4 slices; random weights, score 0.05.
-    result = benchmark_sliced(['generated:384'], str(tmp_path), slice_size=128,
+    # 256 x 256 in 128-px slices, overlap 0.2: 3 x 3 slices; random weights, score 0.05.
+    result = benchmark_sliced(['generated:256'], str(tmp_path), slice_size=128,
                               score_thr=0.05, standard_pred=(False, True), batch_size=4,
                               threads=1, in_process=True, log=lambda *_: None)
     assert [r['standard_pred'] for r in result['rows']] == [False, True]

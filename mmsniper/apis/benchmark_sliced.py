@@ -22,8 +22,10 @@ i.e. MMDetection's ``DetInferencer``), one slice per forward pass, as it documen
 Measured per arm (each arm in its own process, so each peak resident memory is its own):
 seconds per image from decoded pixels to merged detections, the time inside the
 detector's ``predict`` (backbone, heads, per-chip NMS: the network's own forward
-passes), the time of the merger, peak RSS and its rise over the process after the
-model was built and warmed up. Agreement: detections matched one to one (same label,
+passes), the time of the merger, the peak resident memory while the images ran (Linux
+``VmHWM``, reset after the model was built and warmed up) and its rise over the
+resident memory at that point (each image is decoded inside that window, before its
+timed run). Agreement: detections matched one to one (same label,
 IoU >= 0.9, greedy by IoU), the share matched and the score differences of the matches.
 """
 from __future__ import annotations
@@ -98,11 +100,13 @@ def write_model(work_dir: str, config: str = DEFAULT_CONFIG, checkpoint: str | N
     """
     import torch
     from mmengine.config import Config
+    from mmengine.logging import MMLogger
     from mmengine.registry import MODELS, init_default_scope
     from mmengine.runner import load_checkpoint
 
     import mmsniper  # noqa: F401  (registration)
 
+    MMLogger.get_instance('benchmark_sliced', log_level='WARNING')  # no weight-init report
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model_cfg = cfg.model
@@ -165,6 +169,25 @@ def _load_image(image: str) -> np.ndarray:
     if img is None:
         raise FileNotFoundError(f'image {image!r} cannot be read')
     return img
+
+
+def _reset_peak() -> bool:
+    """Reset the process's peak resident memory (Linux ``VmHWM``); False if it cannot."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def _peak_since_reset_mb() -> float:
+    """Peak resident memory (``VmHWM``) since :func:`_reset_peak`, MB."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024
+    raise OSError('/proc/self/status has no VmHWM')
 
 
 class _Timer:
@@ -252,9 +275,9 @@ def _sahi_arm(spec: dict) -> tuple[Any, Any, Any]:
     merge = _Timer(getattr(combine, SAHI_CLASS_OF[spec['postprocess_type']]), '__call__')
     size, ratio = spec['slice_size'], spec['overlap_ratio']
 
-    def run(img: np.ndarray):
+    def run(img: np.ndarray):  # RGB, as SAHI takes arrays
         res = get_sliced_prediction(
-            np.ascontiguousarray(img[:, :, ::-1]), model, slice_height=size, slice_width=size,
+            img, model, slice_height=size, slice_width=size,
             overlap_height_ratio=ratio, overlap_width_ratio=ratio,
             perform_standard_pred=spec['standard_pred'],
             postprocess_type=spec['postprocess_type'],
@@ -277,6 +300,7 @@ def run_arm(spec: dict) -> dict:
     Returns:
         dict: per-image seconds, forward and merge seconds, detections (lists), peak RSS.
     """
+    import cv2
     import torch
 
     torch.set_num_threads(spec['threads'])
@@ -284,11 +308,16 @@ def run_arm(spec: dict) -> dict:
     build = _mmsniper_arm if spec['arm'] == 'mmsniper' else _sahi_arm
     run, forward, merge = build(spec)
     warm = _load_image(spec['images'][0])[:spec['slice_size'] * 2, :spec['slice_size'] * 2]
-    run(np.ascontiguousarray(warm))  # one-off set-up (kernels, lazy imports): not timed
+    # One-off set-up (kernels, lazy imports): not timed.
+    run(np.ascontiguousarray(warm[:, :, ::-1] if spec['arm'] == 'sahi' else warm))
     rss_before = _rss_mb()
+    if not _reset_peak():  # then the peak includes building the model
+        print('benchmark_sliced: cannot reset the peak RSS (/proc/self/clear_refs)')
     out = dict(arm=spec['arm'], standard_pred=spec['standard_pred'], images=[])
     for image in spec['images']:
         img = _load_image(image)
+        if spec['arm'] == 'sahi':  # SAHI takes RGB arrays: converted in place, untimed
+            cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
         forward.total = merge.total = 0.0
         t0 = time.perf_counter()
         boxes, scores, labels = run(img)
@@ -299,7 +328,7 @@ def run_arm(spec: dict) -> dict:
             scores=np.asarray(scores, np.float64).tolist(),
             labels=np.asarray(labels).astype(int).tolist()))
         del img
-    out.update(peak_rss_mb=_rss_mb(), rss_before_mb=rss_before,
+    out.update(peak_rss_mb=_peak_since_reset_mb(), rss_before_mb=rss_before,
                load=list(os.getloadavg()))
     return out
 
