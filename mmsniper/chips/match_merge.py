@@ -79,7 +79,11 @@ def score_order(boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> np
 
 def pair_metric(boxes: np.ndarray, a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
     """IoU or IoS of the box pairs ``(a[k], b[k])`` in the dtype of ``boxes``."""
-    ba, bb = boxes[a], boxes[b]
+    return _metric(boxes[a], boxes[b], metric)
+
+
+def _metric(ba: np.ndarray, bb: np.ndarray, metric: str) -> np.ndarray:
+    """IoU or IoS of ``ba[k]`` and ``bb[k]`` (``[P, 4]`` each)."""
     wh = np.minimum(ba[:, 2:], bb[:, 2:])
     wh -= np.maximum(ba[:, :2], bb[:, :2])
     np.maximum(wh, 0, out=wh)
@@ -137,14 +141,17 @@ def matching_pairs(boxes: np.ndarray, groups: np.ndarray, metric: str,
         return empty, empty
     p = np.repeat(np.arange(len(key)), partners)
     q = p + 1 + np.arange(total) - np.repeat(np.cumsum(partners) - partners, partners)
-    a, b = box_of[p], box_of[q]
-    # Each pair once: in the cell of its intersection's top-left corner.
-    ix = np.floor((np.maximum(boxes[a, 0], boxes[b, 0]).astype(np.float64) - x0) / cell)
-    iy = np.floor((np.maximum(boxes[a, 1], boxes[b, 1]).astype(np.float64) - y0) / cell)
-    home = (ix == ex[p]) & (iy == ey[p])
-    a, b = a[home], b[home]
-    hit = pair_metric(boxes, a, b, metric) >= np.float32(threshold)
-    a, b = a[hit], b[hit]
+    # Per entry (in cell order, so pairs read nearby memory): its box and first cell.
+    eb, ecx, ecy = boxes[box_of], cx[box_of, 0], cy[box_of, 0]
+    bp, bq = eb[p], eb[q]
+    # Each pair once: in the cell of its intersection's top-left corner, which is the
+    # first cell of the box with the larger x1 (y1).
+    hx = np.where(bp[:, 0] >= bq[:, 0], ecx[p], ecx[q])
+    hy = np.where(bp[:, 1] >= bq[:, 1], ecy[p], ecy[q])
+    home = (hx == ex[p]) & (hy == ey[p])
+    p, q = p[home], q[home]
+    hit = _metric(bp[home], bq[home], metric) >= np.float32(threshold)
+    a, b = box_of[p[hit]], box_of[q[hit]]
     return np.minimum(a, b), np.maximum(a, b)
 
 
