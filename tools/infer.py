@@ -1,7 +1,8 @@
 """Detect objects in images with a trained model (SNIPER pyramid by default); see ``--help``.
 
     python tools/infer.py CONFIG CHECKPOINT IMAGES... --out DIR [--device cpu] [--no-tta]
-        [--score-thr 0.3] [--no-draw] [--strict] [--save-focus] [--cfg-options k=v ...]
+        [--score-thr 0.3] [--no-draw] [--strict] [--save-focus] [--batch-size N]
+        [--cfg-options k=v ...]
 
 Writes, as MMDetection's DetInferencer does, DIR/preds/<image stem>.json (labels, scores,
 bboxes x1 y1 x2 y2 in image pixels) and DIR/vis/<image> per image as soon as it is done,
@@ -48,6 +49,12 @@ def main() -> None:
     parser.add_argument('--save-focus', action='store_true',
                         help='AutoFocus configs: also write OUT/focus/<image>, the coarsest '
                         'scale\'s FocusPixel map (red) and the FocusChips of each finer level')
+    parser.add_argument('--batch-size', type=int, default=None,
+                        help='images per forward pass, and chips per forward pass of the '
+                        'chip grids of very large images (tta_model.chip_cfg.batch_size); '
+                        'more is faster where memory allows and never changes the '
+                        'detections (default: one image at a time, the config\'s chip '
+                        'batch)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
     args = parser.parse_args()
@@ -66,7 +73,7 @@ def main() -> None:
         summary = infer(args.config, args.checkpoint, args.images, args.out, device=device,
                         tta=not args.no_tta, score_thr=args.score_thr, draw=not args.no_draw,
                         cfg_options=args.cfg_options, strict=args.strict,
-                        save_focus=args.save_focus)
+                        save_focus=args.save_focus, batch_size=args.batch_size)
     except (CheckpointMismatchError, OutputConflictError, UnreadableImageError,
             FileNotFoundError) as e:
         sys.exit(f'infer.py: error: {e}')

@@ -388,12 +388,18 @@ def _load(loaders: tuple, image: Union[str, np.ndarray], img_id: int) -> dict:
 
 
 def _predict(model: Any, rest: Any, results: dict) -> Any:
+    return _predict_batch(model, rest, [results])[0]
+
+
+def _predict_batch(model: Any, rest: Any, batch: Sequence[dict]) -> list:
+    """One ``test_step`` over several loaded images (a TTA model then batches the chips
+    of all of them together)."""
     import torch
     from mmengine.dataset import pseudo_collate
 
-    data = rest(results)
+    data = pseudo_collate([rest(results) for results in batch])
     with torch.no_grad():
-        return model.test_step(pseudo_collate([data]))[0]
+        return list(model.test_step(data))
 
 
 def inference_images(model: Any, pipeline: list, images: Sequence[Union[str, np.ndarray]],
@@ -524,7 +530,7 @@ def infer(config: Union[str, Any], checkpoint: str | None,
           tta: bool = True, score_thr: float = 0.3, draw: bool = True,
           cfg_options: dict | None = None, progress: bool = True,
           model: InferenceModel | None = None, strict: bool = False,
-          save_focus: bool = False) -> InferenceSummary:
+          save_focus: bool = False, batch_size: int | None = None) -> InferenceSummary:
     """Detect objects in images; write per-image results, pictures and one COCO file.
 
     Per image (names: the file's stem; a repeated stem gets ``_1``, ``_2``; arrays are
@@ -572,6 +578,10 @@ def infer(config: Union[str, Any], checkpoint: str | None,
             coarsest scale's FocusPixel map over the picture (red) and the FocusChips of
             each finer level (:func:`draw_focus`). A model without a FocusPixel branch is
             an error.
+        batch_size (int, optional): images per forward pass of the model, and chips
+            per forward pass of a TTA model's chip grids (its ``chip_cfg.batch_size``);
+            it never changes the detections. None: one image at a time, the config's
+            chip batch.
 
     Returns:
         InferenceSummary: the COCO dict and the counts of images done, resumed, unreadable.
@@ -587,6 +597,9 @@ def infer(config: Union[str, Any], checkpoint: str | None,
 
     if not (0.0 <= float(score_thr) <= 1.0):
         raise ValueError(f'score_thr: expected a value in [0, 1], got {score_thr!r}')
+    if batch_size is not None and (isinstance(batch_size, bool) or
+                                   not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f'batch_size: expected a positive int, got {batch_size!r}')
     # Folders expand to their image files, in place.
     expanded: list = []
     for im in images:
@@ -610,19 +623,72 @@ def infer(config: Union[str, Any], checkpoint: str | None,
         os.makedirs(focus_dir, exist_ok=True)
     if settings is not None:
         _dump_json(settings, osp.join(out_dir, SETTINGS_FILE))
+    if batch_size is not None and isinstance(getattr(model.model, 'chip_cfg', None), dict):
+        model.model.chip_cfg['batch_size'] = batch_size
     summary = InferenceSummary(coco={}, out_dir=out_dir)
     loaders = _loaders(model.pipeline)
     bar = ProgressBar(len(expanded)) if progress and expanded else None
     finished = []  # (index, preds file) of the images with results
+    pending: list = []  # loaded, not yet run: (index, image, name, preds file, results)
+
+    def write(i: int, image: Any, name: str, pred_file: str, results: dict,
+              sample: Any) -> None:
+        img = results['img']  # kept for the picture: the pipeline may replace it
+        h, w = results.get('ori_shape', img.shape)[:2]  # a large file stays on disk
+        if draw or save_focus:
+            img, vis_k = _picture(results, img)  # 1 / vis_k of ORIGINAL
+        pred = sample.pred_instances
+        ext = '.jpg' if isinstance(image, np.ndarray) else osp.splitext(image)[1]
+        ext = ext if ext.lower() in IMAGE_EXTENSIONS else '.jpg'
+        if save_focus:
+            if 'pred_focus' not in sample:
+                raise ValueError('save_focus (--save-focus): the model gives no FocusPixel '
+                                 'map; use an AutoFocus config (tta_model '
+                                 'AutoFocusTTAModel, model AutoFocusFasterRCNN)')
+            drawing = draw_focus(_as_bgr_uint8(img), sample.pred_focus,
+                                 sample.metainfo['img_shape'],
+                                 sample.metainfo.get('autofocus_chips'))
+            _write_atomic(osp.join(focus_dir, name + ext),
+                          lambda tmp, d=drawing: _imwrite(mmcv, d, tmp))
+        bboxes = pred.bboxes.detach().cpu().numpy().astype(np.float64).round(2)
+        scores = pred.scores.detach().cpu().numpy().astype(np.float64).round(5)
+        labels = pred.labels.detach().cpu().numpy().astype(np.int64)
+        if draw:
+            keep = scores >= score_thr
+            drawing = draw_detections(_as_bgr_uint8(img), bboxes[keep] / vis_k,
+                                      scores[keep], labels[keep], model.classes)
+            _write_atomic(osp.join(vis_dir, name + ext),
+                          lambda tmp, d=drawing: _imwrite(mmcv, d, tmp))
+        _dump_json(dict(labels=labels.tolist(), scores=scores.tolist(),
+                        bboxes=bboxes.tolist(),
+                        img_path=None if isinstance(image, np.ndarray)
+                        else osp.abspath(image),
+                        width=int(w), height=int(h)), pred_file)
+
+    def run_pending() -> None:
+        """The loaded images through the model together, then their outputs."""
+        if not pending:
+            return
+        samples = _predict_batch(model.model, loaders[2], [p[4] for p in pending])
+        for entry, sample in zip(pending, samples):
+            write(*entry, sample)
+            summary.done += 1
+            finished.append((entry[0], entry[3]))
+            if bar is not None:
+                bar.update()
+        pending.clear()
+
     for i, (image, name) in enumerate(zip(expanded, names)):
         pred_file = osp.join(preds_dir, f'{name}.json')
         if not isinstance(image, np.ndarray) and _done_before(pred_file, image):
             summary.resumed += 1
+            finished.append((i, pred_file))
         else:
             try:
                 results = _load(loaders, image, i)
             except UnreadableImageError as e:
                 if strict:
+                    run_pending()  # the images before it are written
                     raise
                 summary.unreadable.append(image)
                 if len(summary.unreadable) <= _MAX_WARNINGS:
@@ -633,42 +699,15 @@ def infer(config: Union[str, Any], checkpoint: str | None,
                 if bar is not None:
                     bar.update()
                 continue
-            img = results['img']  # kept for the picture: the pipeline may replace it
-            h, w = results.get('ori_shape', img.shape)[:2]  # a large file stays on disk
-            if draw or save_focus:
-                img, vis_k = _picture(results, img)  # 1 / vis_k of ORIGINAL
-            sample = _predict(model.model, loaders[2], results)
-            pred = sample.pred_instances
-            ext = '.jpg' if isinstance(image, np.ndarray) else osp.splitext(image)[1]
-            ext = ext if ext.lower() in IMAGE_EXTENSIONS else '.jpg'
-            if save_focus:
-                if 'pred_focus' not in sample:
-                    raise ValueError('save_focus (--save-focus): the model gives no FocusPixel '
-                                     'map; use an AutoFocus config (tta_model '
-                                     'AutoFocusTTAModel, model AutoFocusFasterRCNN)')
-                drawing = draw_focus(_as_bgr_uint8(img), sample.pred_focus,
-                                     sample.metainfo['img_shape'],
-                                     sample.metainfo.get('autofocus_chips'))
-                _write_atomic(osp.join(focus_dir, name + ext),
-                              lambda tmp, d=drawing: _imwrite(mmcv, d, tmp))
-            bboxes = pred.bboxes.detach().cpu().numpy().astype(np.float64).round(2)
-            scores = pred.scores.detach().cpu().numpy().astype(np.float64).round(5)
-            labels = pred.labels.detach().cpu().numpy().astype(np.int64)
-            if draw:
-                keep = scores >= score_thr
-                drawing = draw_detections(_as_bgr_uint8(img), bboxes[keep] / vis_k,
-                                          scores[keep], labels[keep], model.classes)
-                _write_atomic(osp.join(vis_dir, name + ext),
-                              lambda tmp, d=drawing: _imwrite(mmcv, d, tmp))
-            _dump_json(dict(labels=labels.tolist(), scores=scores.tolist(),
-                            bboxes=bboxes.tolist(),
-                            img_path=None if isinstance(image, np.ndarray)
-                            else osp.abspath(image),
-                            width=int(w), height=int(h)), pred_file)
-            summary.done += 1
-        finished.append((i, pred_file))
+            pending.append((i, image, name, pred_file, results))
+            if len(pending) < (batch_size or 1):
+                continue
+            run_pending()
+            continue
         if bar is not None:
             bar.update()
+    run_pending()
+    finished.sort()
     summary.coco = _assemble_coco(expanded, finished, model.classes, score_thr)
     _dump_json(summary.coco, osp.join(out_dir, 'detections.json'))
     return summary

@@ -12,7 +12,7 @@ from .boxtable import BoxTable
 from .chip import Chip, chip_pixels
 from .cover import candidate_windows, cover_windows, generate_positive_chips, greedy_cover
 from .focus import FocusStep, cells_to_next_scale, focus_chips, focus_steps, focus_targets
-from .grid import ChipGrid, chip_grid, grid_keep, grid_starts, min_overlap
+from .grid import GRID_LAYOUTS, ChipGrid, chip_grid, grid_keep, grid_starts, min_overlap
 from .negative import REFERENCE_MIN_PROPOSALS, generate_negative_chips
 from .plan import (
     ChipTicket,
@@ -43,7 +43,7 @@ __all__ = [
     'generate_positive_chips', 'candidate_windows',
     'greedy_cover', 'cover_windows', 'assign_boxes', 'chip_pixels', 'pyramid_pixels',
     'generate_negative_chips', 'REFERENCE_MIN_PROPOSALS',
-    'ChipGrid', 'chip_grid', 'grid_keep', 'grid_starts', 'min_overlap',
+    'GRID_LAYOUTS', 'ChipGrid', 'chip_grid', 'grid_keep', 'grid_starts', 'min_overlap',
     'SniperSettings', 'BoxTable', 'ChipTicket', 'ImagePlan', 'make_ticket', 'epoch_rng',
     'plan_image', 'plan_epoch', 'draw_ticket', 'boxes_in_no_chip',
     'check_box_shape', 'FocusStep', 'focus_steps', 'focus_chips', 'focus_targets',

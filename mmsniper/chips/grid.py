@@ -53,18 +53,29 @@ class ChipGrid(NamedTuple):
     interior: np.ndarray
 
 
-def grid_starts(size: int, chip_size: int, overlap: int) -> np.ndarray:
+#: Window layouts along an axis (:func:`grid_starts`).
+GRID_LAYOUTS = ('spread', 'stride')
+
+
+def grid_starts(size: int, chip_size: int, overlap: int, layout: str = 'spread') -> np.ndarray:
     """Window starts along one axis: as few as keep every overlap ``>= overlap``.
 
-    ``n = ceil((size - overlap) / (chip_size - overlap))`` windows, spread evenly from
-    ``0`` to ``size - chip_size`` (rounded to whole pixels), so every consecutive pair
-    overlaps by at least ``overlap``. An axis no longer than ``chip_size`` gets one
-    window at 0 (clipped to the image by :func:`chip_grid`).
+    ``n = ceil((size - overlap) / (chip_size - overlap))`` windows from ``0`` to
+    ``size - chip_size``, so every consecutive pair overlaps by at least ``overlap``:
+
+    - ``'spread'``: spread evenly (rounded to whole pixels), all overlaps about equal;
+    - ``'stride'``: at ``0, step, 2 * step, ...`` (``step = chip_size - overlap``) and
+      the last one flush with the end, so only the last overlap is larger: SAHI's
+      ``slice_image`` layout with ``overlap = int(overlap_ratio * chip_size)``.
+
+    An axis no longer than ``chip_size`` gets one window at 0 (clipped to the image by
+    :func:`chip_grid`).
 
     Args:
         size (int): length of the axis in scaled pixels.
         chip_size (int): window length in scaled pixels.
         overlap (int): least overlap of neighbouring windows, ``0 <= overlap < chip_size``.
+        layout (str): ``'spread'`` (default) or ``'stride'``.
 
     Returns:
         ndarray[n] int64: increasing starts; the last is ``max(size - chip_size, 0)``.
@@ -72,10 +83,14 @@ def grid_starts(size: int, chip_size: int, overlap: int) -> np.ndarray:
     size = as_positive_int(size, 'size')
     chip_size = as_positive_int(chip_size, 'chip_size')
     overlap = _check_overlap(overlap, chip_size)
+    if layout not in GRID_LAYOUTS:
+        raise ValueError(f'layout: expected one of {GRID_LAYOUTS}, got {layout!r}')
     if size <= chip_size:
         return np.zeros(1, dtype=np.int64)
     stride = chip_size - overlap
     n = -(-(size - overlap) // stride)  # ceil; n >= 2 because size > chip_size
+    if layout == 'stride':
+        return np.r_[np.arange(n - 1, dtype=np.int64) * stride, size - chip_size]
     span = size - chip_size
     k = np.arange(n, dtype=np.int64)
     # Round k * span / (n - 1) half up in integers: consecutive gaps are floor or ceil
@@ -93,9 +108,9 @@ def _check_overlap(overlap: object, chip_size: int) -> int:
     return int(overlap)
 
 
-def _axis(size: int, chip_size: int, overlap: int):
+def _axis(size: int, chip_size: int, overlap: int, layout: str):
     """Starts, ends, core bounds and interior flags along one axis."""
-    starts = grid_starts(size, chip_size, overlap).astype(np.float64)
+    starts = grid_starts(size, chip_size, overlap, layout).astype(np.float64)
     ends = np.minimum(starts + chip_size, size)
     # Core boundary between windows k and k + 1: the middle of their overlap.
     mids = (starts[1:] + ends[:-1]) / 2.0
@@ -105,7 +120,7 @@ def _axis(size: int, chip_size: int, overlap: int):
 
 
 def chip_grid(scaled_size: tuple[int, int], chip_size: int = 1024,
-              overlap: int = 256) -> ChipGrid:
+              overlap: int = 256, layout: str = 'spread') -> ChipGrid:
     """The overlapping chip grid of one level.
 
     Args:
@@ -113,6 +128,7 @@ def chip_grid(scaled_size: tuple[int, int], chip_size: int = 1024,
         chip_size (int): side of a window in scaled pixels.
         overlap (int): least overlap of neighbouring windows in scaled pixels,
             ``0 <= overlap < chip_size``; see :func:`min_overlap`.
+        layout (str): where the windows go along each axis, see :func:`grid_starts`.
 
     Returns:
         ChipGrid: the windows, their cores and their interior sides.
@@ -121,8 +137,8 @@ def chip_grid(scaled_size: tuple[int, int], chip_size: int = 1024,
     w, h = as_positive_int(w, 'scaled_size[0]'), as_positive_int(h, 'scaled_size[1]')
     chip_size = as_positive_int(chip_size, 'chip_size')
     overlap = _check_overlap(overlap, chip_size)
-    xs, xe, xlo, xhi, xin_l, xin_r = _axis(w, chip_size, overlap)
-    ys, ye, ylo, yhi, yin_t, yin_b = _axis(h, chip_size, overlap)
+    xs, xe, xlo, xhi, xin_l, xin_r = _axis(w, chip_size, overlap, layout)
+    ys, ye, ylo, yhi, yin_t, yin_b = _axis(h, chip_size, overlap, layout)
     ix = np.repeat(np.arange(len(xs)), len(ys))
     iy = np.tile(np.arange(len(ys)), len(xs))
     windows = np.stack([xs[ix], ys[iy], xe[ix], ye[iy]], axis=1)

@@ -11,7 +11,17 @@ from .dense_heads import (
                           SniperYOLOXHead,
 )
 from .ignore import IGNORE_TARGET, as_gt_instances, claim_background, ignore_targets
-from .mergers import MERGERS, BaseMerger, BoxVotingMerger, NMSMerger, SoftNMSMerger, build_merger
+from .mergers import (
+    MERGERS,
+    BaseMerger,
+    BoxVotingMerger,
+    GreedyNMMMerger,
+    MatchNMSMerger,
+    NMMMerger,
+    NMSMerger,
+    SoftNMSMerger,
+    build_merger,
+)
 from .roi_heads import (
                           SniperCascadeRoIHead,
                           SniperHybridTaskCascadeRoIHead,
@@ -23,7 +33,7 @@ from .tta import SniperTTAModel, level_range_mask
 __all__ = ['SniperMaxIoUAssigner', 'TorchvisionMobileNetV2', 'SniperRoIHead',
            'SniperHybridTaskCascadeRoIHead',
            'SniperCascadeRoIHead', 'filter_proposals_by_range', 'MERGERS', 'BaseMerger',
-           'NMSMerger', 'SoftNMSMerger',
+           'NMSMerger', 'SoftNMSMerger', 'MatchNMSMerger', 'GreedyNMMMerger', 'NMMMerger',
            'BoxVotingMerger', 'build_merger', 'SniperTTAModel', 'level_range_mask',
            'AutoFocusFasterRCNN', 'FocusPixelHead', 'AutoFocusTTAModel',
            'SniperATSSAssigner', 'SniperDynamicSoftLabelAssigner', 'SniperFCOSHead',

@@ -35,8 +35,7 @@ from torch import Tensor
 from ..chips import scaled_image_size
 from ..chips.focus import cells_to_next_scale, focus_chips, interior_sides
 from ..chips.focus import focus_steps as check_focus_steps
-from ..imagefiles.windows import cut_scaled_window
-from .tta import SniperTTAModel
+from .tta import SniperTTAModel, detect_windows, level_cutter
 
 
 @MODELS.register_module()
@@ -139,8 +138,7 @@ class AutoFocusTTAModel(SniperTTAModel):
         if meta0.get('pyramid_chips', False):
             # Left ORIGINAL by PyramidResize (max_pixels): resize it here, once.
             sw, sh = scaled_image_size((w0, h0), meta0['pyramid_scale'])
-            arr = cut_scaled_window(self._hwc(img0), (0, 0, sw, sh), (sw / w0, sh / h0))
-            img0 = torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+            img0 = level_cutter(img0, (sw, sh))((0, 0, sw, sh)).contiguous()
             sample0 = sample0.clone()
             sample0.set_metainfo(dict(img_shape=(sh, sw), scale_factor=(sw / w0, sh / h0)))
         (pred0,) = self.module.test_step(dict(inputs=[img0], data_samples=[sample0]))
@@ -175,10 +173,6 @@ class AutoFocusTTAModel(SniperTTAModel):
             cw, ch = nw, nh
         return out
 
-    @staticmethod
-    def _hwc(img: Union[Tensor, np.ndarray]) -> np.ndarray:
-        return img.permute(1, 2, 0).cpu().numpy() if isinstance(img, Tensor) else img
-
     def _run_windows(self, img: Union[Tensor, np.ndarray], sample: DetDataSample,
                      wins: np.ndarray, size: tuple[int, int], ori: tuple[int, int],
                      stride: int) -> tuple[DetDataSample, np.ndarray]:
@@ -197,44 +191,32 @@ class AutoFocusTTAModel(SniperTTAModel):
         """
         nw, nh = size
         sx, sy = nw / ori[0], nh / ori[1]
-        scaled = not sample.metainfo.get('pyramid_chips', False)
         tol = float(self.chip_cfg['border_tol'])
         fmap = np.zeros((math.ceil(nh / stride), math.ceil(nw / stride)), np.float32)
-        hwc = None if scaled else self._hwc(img)
         boxes, scores, labels = [], [], []
         sides = interior_sides(wins, (nw, nh)) if len(wins) else np.zeros((0, 4), bool)
-        bs = self.chip_cfg['batch_size']
-        for start in range(0, len(wins), bs):
-            batch = wins[start:start + bs].astype(np.int64)
-            crops, metas = [], []
-            for x1, y1, x2, y2 in batch.tolist():
-                if scaled:
-                    crops.append(img[:, y1:y2, x1:x2].contiguous())
-                else:
-                    arr = cut_scaled_window(hwc, (x1, y1, x2, y2), (sx, sy))
-                    crops.append(torch.from_numpy(arr).permute(2, 0, 1).contiguous())
-                metas.append(DetDataSample(metainfo=dict(
-                    img_shape=(y2 - y1, x2 - x1), ori_shape=(y2 - y1, x2 - x1),
-                    scale_factor=(1.0, 1.0))))
-            preds = self.module.test_step(dict(inputs=crops, data_samples=metas))
-            for k, (pred, win) in enumerate(zip(preds, batch)):
-                x1, y1, x2, y2 = win.tolist()
-                b = get_box_tensor(pred.pred_instances.bboxes)
-                b = b + b.new_tensor([x1, y1, x1, y1])  # CHIP -> SCALED pixels
-                side = torch.as_tensor(sides[start + k], device=b.device)
-                cut = torch.stack([b[:, 0] <= x1 + tol, b[:, 1] <= y1 + tol,
-                                   b[:, 2] >= x2 - tol, b[:, 3] >= y2 - tol], 1) & side
-                keep = ~cut.any(1)
-                boxes.append(b[keep] / b.new_tensor([sx, sy, sx, sy]))  # -> ORIGINAL
-                scores.append(pred.pred_instances.scores[keep])
-                labels.append(pred.pred_instances.labels[keep])
-                if 'pred_focus' in pred:
-                    m = pred.pred_focus.data[0].detach().cpu().numpy()
-                    gy, gx = y1 // stride, x1 // stride
-                    hh = min(m.shape[0], fmap.shape[0] - gy)
-                    ww = min(m.shape[1], fmap.shape[1] - gx)
-                    fmap[gy:gy + hh, gx:gx + ww] = np.maximum(fmap[gy:gy + hh, gx:gx + ww],
-                                                              m[:hh, :ww])
+        # The level's image (scaled, or cut and resized from the ORIGINAL) by window;
+        # FocusChips differ in size, so a batch is padded to its largest.
+        (preds,) = detect_windows(self.module, [(level_cutter(img, (nw, nh)), wins)],
+                                  self.chip_cfg['batch_size'], same_shape=False)
+        for k, (pred, win) in enumerate(zip(preds, wins.astype(np.int64))):
+            x1, y1, x2, y2 = win.tolist()
+            b = get_box_tensor(pred.pred_instances.bboxes)
+            b = b + b.new_tensor([x1, y1, x1, y1])  # CHIP -> SCALED pixels
+            side = torch.as_tensor(sides[k], device=b.device)
+            cut = torch.stack([b[:, 0] <= x1 + tol, b[:, 1] <= y1 + tol,
+                               b[:, 2] >= x2 - tol, b[:, 3] >= y2 - tol], 1) & side
+            keep = ~cut.any(1)
+            boxes.append(b[keep] / b.new_tensor([sx, sy, sx, sy]))  # -> ORIGINAL
+            scores.append(pred.pred_instances.scores[keep])
+            labels.append(pred.pred_instances.labels[keep])
+            if 'pred_focus' in pred:
+                m = pred.pred_focus.data[0].detach().cpu().numpy()
+                gy, gx = y1 // stride, x1 // stride
+                hh = min(m.shape[0], fmap.shape[0] - gy)
+                ww = min(m.shape[1], fmap.shape[1] - gx)
+                fmap[gy:gy + hh, gx:gx + ww] = np.maximum(fmap[gy:gy + hh, gx:gx + ww],
+                                                          m[:hh, :ww])
         view = sample.clone()
         if boxes:
             view.pred_instances = InstanceData(bboxes=torch.cat(boxes),

@@ -3,7 +3,8 @@
 A merger is any callable ``merger(bboxes, scores, labels) -> (bboxes, scores, labels)``
 over the detections of ONE image in ORIGINAL pixels; configs name it by ``type`` in
 :data:`MERGERS`. Every merger here is class-aware (boxes of different labels never
-interact) and device-agnostic (inputs on the CPU or CUDA; outputs on the same device).
+interact; SAHI's twins optionally class-agnostic) and device-agnostic (inputs on the
+CPU or CUDA; outputs on the same device).
 
 Registry. :data:`MERGERS` is a child of MMDetection's ``TASK_UTILS`` with scope
 ``'mmsniper'``, so ``TASK_UTILS.build(dict(type='mmsniper.SoftNMSMerger'))`` also works.
@@ -12,6 +13,11 @@ It builds with its own function (:func:`build_merger`), which looks the type up 
 sibling registry is invisible from scope ``'mmdet'``, and mmdet-derived configs carry
 ``_scope_='mmdet'`` (ignored here). A project registers its own merger class or
 function with ``@MERGERS.register_module()`` and names it in ``tta_model.merger``.
+
+SAHI's postprocess types (``NMS``, ``GREEDYNMM``, ``NMM`` with IOU or IOS and a
+class-agnostic mode) are :class:`MatchNMSMerger`, :class:`GreedyNMMMerger` and
+:class:`NMMMerger`, the NumPy core in :mod:`mmsniper.chips.match_merge` (they take the
+``class_agnostic`` option; the others are class-aware).
 
 Ops. Hard NMS is ``mmcv.ops.batched_nms`` (CPU and CUDA kernels). Soft-NMS is
 ``mmcv.ops.soft_nms``, which in mmcv 2.1 has a CPU kernel only: CUDA inputs are copied
@@ -396,3 +402,87 @@ class BoxVotingMerger(BaseMerger):
                 # A survivor nobody votes for (zero scores, a base that moves boxes) stays.
                 refined[rows] = torch.where(total > 0, mean, kb)
         return refined.to(bboxes.dtype), kept_scores, kept_labels, kept_index
+
+
+class _MatchMerger(BaseMerger):
+    """SAHI's postprocess as a merger (shared by the three below; see
+    :mod:`mmsniper.chips.match_merge` for the rules). NumPy on the CPU: CUDA inputs are
+    copied there and the results back."""
+
+    kind = ''
+
+    def __init__(self, match_metric: str = 'IOS', match_threshold: float = 0.5,
+                 class_agnostic: bool = False) -> None:
+        from ..chips.match_merge import check_metric, check_threshold
+
+        self.match_metric = check_metric(match_metric)
+        self.match_threshold = check_threshold(match_threshold)
+        self.class_agnostic = bool(class_agnostic)
+
+    def merge(self, bboxes: Tensor, scores: Tensor, labels: Tensor) -> MergeResult:
+        return self.merge_index(bboxes, scores, labels)[:3]
+
+    def merge_index(self, bboxes: Tensor, scores: Tensor, labels: Tensor
+                    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """As :meth:`merge`; ``index`` names each output's keeper (for a merged box: the
+        highest-scoring detection of its group, whose mask follows it)."""
+        from ..chips.match_merge import match_merge
+
+        b, s, lb, index = match_merge(
+            bboxes.detach().cpu().numpy(), scores.detach().cpu().numpy(),
+            labels.detach().cpu().numpy(), self.kind, self.match_metric,
+            self.match_threshold, self.class_agnostic)
+        dev = bboxes.device
+        return (torch.from_numpy(b).to(device=dev, dtype=bboxes.dtype),
+                torch.from_numpy(s).to(device=scores.device, dtype=scores.dtype),
+                torch.from_numpy(lb).to(labels.device).long(),
+                torch.from_numpy(index).to(dev))
+
+
+@MERGERS.register_module()
+class MatchNMSMerger(_MatchMerger):
+    """SAHI's ``NMS`` postprocess: greedy NMS by IoU or IoS, per label or across labels.
+
+    A box goes when an earlier kept box (by score; SAHI's tie rule) matches it:
+    ``metric >= match_threshold``. Unlike :class:`NMSMerger` (mmcv's kernel, IoU only,
+    removes above the threshold) it takes IoS and a class-agnostic mode.
+
+    Args:
+        match_metric (str): ``'IOU'`` (intersection over union) or ``'IOS'``
+            (intersection over the smaller box). Default ``'IOS'`` (SAHI's
+            ``get_sliced_prediction`` default).
+        match_threshold (float): least metric that matches, in ``(0, 1]``. Default 0.5.
+        class_agnostic (bool): boxes of different labels match too. Default False.
+    """
+
+    kind = 'NMS'
+
+
+@MERGERS.register_module()
+class GreedyNMMMerger(_MatchMerger):
+    """SAHI's ``GREEDYNMM`` postprocess (its ``get_sliced_prediction`` default).
+
+    The boxes NMS keeps (:class:`MatchNMSMerger`) are kept; every box NMS removes joins
+    the first kept box that matches it, and is merged into it if it still matches the
+    growing box: the box becomes the enclosing box of both, the score the higher one.
+
+    Args:
+        match_metric, match_threshold, class_agnostic: as :class:`MatchNMSMerger`.
+    """
+
+    kind = 'GREEDYNMM'
+
+
+@MERGERS.register_module()
+class NMMMerger(_MatchMerger):
+    """SAHI's ``NMM`` postprocess: transitive non-maximum merging.
+
+    As :class:`GreedyNMMMerger`, but a box joins the group of the first higher-scoring
+    box that matches it, kept or itself merged (if A matches B and B matches C, all
+    three are one group even when A and C do not match).
+
+    Args:
+        match_metric, match_threshold, class_agnostic: as :class:`MatchNMSMerger`.
+    """
+
+    kind = 'NMM'

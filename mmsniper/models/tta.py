@@ -39,6 +39,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ..chips import (
+    GRID_LAYOUTS,
     box_sizes,
     check_box_shape,
     chip_grid,
@@ -52,7 +53,8 @@ from ..imagefiles.windows import cut_scaled_window, file_chip_cutter
 from .mergers import build_merger, check_detections, merge_with_index
 
 #: Chip grid settings used where ``chip_cfg`` leaves a key out.
-DEFAULT_CHIP_CFG = dict(chip_size=1024, overlap=None, batch_size=4, border_tol=2.0)
+DEFAULT_CHIP_CFG = dict(chip_size=1024, overlap=None, batch_size=4, border_tol=2.0,
+                        layout='spread', keep='whole')
 
 
 def level_range_mask(bboxes: Tensor, lo_hi: Sequence[float]) -> Tensor:
@@ -169,6 +171,98 @@ def paste_patches(patches: Tensor, bboxes: Tensor, hw: tuple, threshold: float) 
     return out
 
 
+def _hwc_cutter(cut: Callable) -> Callable[[Sequence[int]], Tensor]:
+    """A window cutter giving ``ndarray[h, w, C]`` turned into one giving ``Tensor[C, h, w]``."""
+    return lambda win: torch.from_numpy(np.ascontiguousarray(cut(win))).permute(2, 0, 1)
+
+
+def level_cutter(img: Union[Tensor, np.ndarray], size: tuple[int, int]
+                 ) -> Callable[[Sequence[int]], Tensor]:
+    """How to cut windows of one pyramid level of an image in memory.
+
+    The image is converted once: a level at its own size is cut by views (no copy until
+    a batch is stacked); a smaller level is resized once, as ``PyramidResize`` would
+    (``mmcv.imresize``, bilinear); a larger one is resized window by window
+    (:func:`cut_scaled_window`), so memory stays of the order of the chips.
+
+    Args:
+        img (Tensor[C, H, W] | ndarray[H, W, C]): the ORIGINAL image.
+        size (tuple[int, int]): ``(w, h)`` of the level, SCALED pixels.
+
+    Returns:
+        callable: ``(x1, y1, x2, y2)`` in SCALED pixels ``-> Tensor[C, y2 - y1, x2 - x1]``
+        (a view where possible).
+    """
+    import mmcv
+
+    if not isinstance(img, Tensor) and any(st < 0 for st in img.strides):
+        img = np.ascontiguousarray(img)  # a flipped view: torch takes no negative strides
+    chw = img if isinstance(img, Tensor) else torch.from_numpy(img).permute(2, 0, 1)
+    h, w = chw.shape[1:3]
+    sw, sh = size
+    if (sw, sh) == (w, h):
+        level = chw
+    elif sw * sh <= w * h:
+        hwc = np.ascontiguousarray(chw.permute(1, 2, 0).cpu().numpy())
+        level = torch.from_numpy(mmcv.imresize(hwc, (sw, sh)).reshape(sh, sw, -1)
+                                 ).permute(2, 0, 1)
+    else:
+        hwc = chw.permute(1, 2, 0).cpu().numpy()
+        return _hwc_cutter(lambda win: cut_scaled_window(hwc, win, (sw / w, sh / h)))
+    return lambda win: level[:, int(win[1]):int(win[3]), int(win[0]):int(win[2])]
+
+
+def detect_windows(detector: torch.nn.Module,
+                   jobs: Sequence[tuple[Callable[[Sequence[int]], Tensor], np.ndarray]],
+                   batch_size: int, same_shape: bool = True) -> list[list[DetDataSample]]:
+    """Run a detector on windows of images, ``batch_size`` windows per forward pass.
+
+    The one chip-batch routine of the TTA models (chip grids here, FocusChips in
+    :mod:`~mmsniper.models.autofocus_tta`). Windows of all ``jobs`` share the batches;
+    only one batch of pixels exists at a time. A batch of equal-size crops goes to the
+    detector as one ``Tensor[B, C, h, w]``, which its data preprocessor converts and
+    normalises in one operation.
+
+    Args:
+        detector (nn.Module): ``test_step(dict(inputs, data_samples))``; its outputs
+            in CHIP pixels (each crop is its own image, ``scale_factor`` 1).
+        jobs (Sequence[tuple]): per image, ``(cut, windows)``: ``cut(window) ->
+            Tensor[C, h, w]`` and ``windows`` ndarray[K, 4] ``(x1, y1, x2, y2)`` whole
+            numbers in the frame ``cut`` takes.
+        batch_size (int): windows per forward pass.
+        same_shape (bool): batch only windows of one shape together (stable order), so
+            the padding, and hence any window's detections, never depend on the batch.
+            False: windows in order, a batch padded to its largest (fewer passes for
+            windows of many sizes).
+
+    Returns:
+        list[list[DetDataSample]]: per job, per window, the detector's prediction.
+    """
+    flat = [(j, k, tuple(int(v) for v in win)) for j, (_, wins) in enumerate(jobs)
+            for k, win in enumerate(np.asarray(wins).reshape(-1, 4).tolist())]
+    if same_shape:
+        flat.sort(key=lambda f: (f[2][3] - f[2][1], f[2][2] - f[2][0]))
+    out: list[list] = [[None] * len(np.asarray(wins).reshape(-1, 4)) for _, wins in jobs]
+    start = 0
+    while start < len(flat):
+        part = flat[start:start + batch_size]
+        if same_shape:
+            shape = (part[0][2][3] - part[0][2][1], part[0][2][2] - part[0][2][0])
+            part = [f for f in part if (f[2][3] - f[2][1], f[2][2] - f[2][0]) == shape]
+        start += len(part)
+        crops = [jobs[j][0](win) for j, _, win in part]
+        samples = [DetDataSample(metainfo=dict(
+            img_shape=tuple(c.shape[1:3]), ori_shape=tuple(c.shape[1:3]),
+            scale_factor=(1.0, 1.0))) for c in crops]
+        inputs = torch.stack(crops) if len({tuple(c.shape) for c in crops}) == 1 else \
+            [c.contiguous() for c in crops]
+        del crops
+        preds = detector.test_step(dict(inputs=inputs, data_samples=samples))
+        for (j, k, _), pred in zip(part, preds):
+            out[j][k] = pred
+    return out
+
+
 @MODELS.register_module()
 class SniperTTAModel(BaseTTAModel):
     """SNIPER inference: the image pyramid, per-level valid ranges, one merge.
@@ -222,6 +316,13 @@ class SniperTTAModel(BaseTTAModel):
         bs = self.chip_cfg['batch_size']
         if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
             raise ValueError(f'chip_cfg.batch_size: expected a positive int, got {bs!r}')
+        if self.chip_cfg['layout'] not in GRID_LAYOUTS:
+            raise ValueError(f"chip_cfg.layout: expected one of {GRID_LAYOUTS}, got "
+                             f"{self.chip_cfg['layout']!r}")
+        if self.chip_cfg['keep'] not in ('whole', 'all'):
+            raise ValueError("chip_cfg.keep: expected 'whole' (SNIPER: whole objects, each "
+                             "once) or 'all' (every chip detection to the merger, as SAHI), "
+                             f"got {self.chip_cfg['keep']!r}")
 
     # -- running the views -----------------------------------------------------------------
     def test_step(self, data: Union[dict, tuple, list]) -> list[DetDataSample]:
@@ -259,8 +360,10 @@ class SniperTTAModel(BaseTTAModel):
                                                data_samples=[samples[i] for i in whole]))
             for i, p in zip(whole, preds):
                 out[i] = p
-        for i in (i for i, c in enumerate(chip) if c):
-            out[i] = self.predict_chips(inputs[i], samples[i])
+        chip_ids = [i for i, c in enumerate(chip) if c]
+        for i, pred in zip(chip_ids, self.predict_chip_views(
+                [(inputs[i], samples[i]) for i in chip_ids])):
+            out[i] = pred
         return out
 
     def predict_chips(self, img: Union[Tensor, np.ndarray],
@@ -277,57 +380,76 @@ class SniperTTAModel(BaseTTAModel):
         Returns:
             DetDataSample: ``data_sample`` with ``pred_instances`` (``bboxes``
             Tensor[K, 4] ORIGINAL pixels of the view's image, ``scores``, ``labels``,
-            and ``mask_patches`` Tensor[K, M, M] for a mask detector) holding the
-            whole-object detections, each once.
+            and ``mask_patches`` Tensor[K, M, M] for a mask detector): with
+            ``chip_cfg.keep='whole'`` the whole-object detections, each once; with
+            ``'all'`` every chip's detections.
         """
+        return self.predict_chip_views([(img, data_sample)])[0]
+
+    def predict_chip_views(self, views: Sequence[tuple]) -> list[DetDataSample]:
+        """:meth:`predict_chips` for several images' chip views at once: their chips go
+        through the detector together, ``chip_cfg.batch_size`` at a time (chips of one
+        shape per batch, so the batch never changes what a chip's detections are).
+
+        Args:
+            views (Sequence[tuple]): ``(img, data_sample)`` per image, as
+                :meth:`predict_chips` takes them.
+
+        Returns:
+            list[DetDataSample]: per view, as :meth:`predict_chips` returns it.
+        """
+        jobs = [self._chip_job(img, sample) for img, sample in views]
+        preds = detect_windows(self.module, [(j['cut'], j['grid'].windows) for j in jobs],
+                               self.chip_cfg['batch_size'], same_shape=True)
+        return [self._chip_result(job, p, sample)
+                for job, p, (_, sample) in zip(jobs, preds, views)]
+
+    def _chip_job(self, img: Union[Tensor, np.ndarray], data_sample: DetDataSample) -> dict:
+        """The grid of one chip view and how to cut its windows (SCALED pixels)."""
         meta = data_sample.metainfo
         for key in ('pyramid_scale', 'pyramid_level', 'pyramid_range'):
             if key not in meta:
                 raise KeyError(f'predict_chips: metainfo lacks {key!r}; make the view with '
                                'PyramidResize and keep PYRAMID_META_KEYS in PackDetInputs')
-        # HWC view of the image: no copy; each chip copies only its crop. A large file
-        # LoadImageForPyramid left on disk (pyramid_chips 'file') is read by window.
+        # A large file LoadImageForPyramid left on disk (pyramid_chips 'file') is read by
+        # window; an image in memory is converted (and, when shrunk, resized) once.
         on_disk = meta.get('pyramid_chips') == 'file'
-        hwc = None if on_disk else (
-            img.permute(1, 2, 0).cpu().numpy() if isinstance(img, Tensor) else img)
-        h, w = meta['ori_shape'][:2] if on_disk else hwc.shape[:2]
+        h, w = meta['ori_shape'][:2] if on_disk else (
+            img.shape[1:3] if isinstance(img, Tensor) else img.shape[:2])
         sw, sh = scaled_image_size((w, h), meta['pyramid_scale'])
         sx, sy = sw / w, sh / h  # what PyramidResize's whole-image resize would use
-        cut = file_chip_cutter(meta, (sx, sy)) if on_disk else \
-            (lambda win: cut_scaled_window(hwc, win, (sx, sy)))
+        if on_disk:
+            cut = _hwc_cutter(file_chip_cutter(meta, (sx, sy)))
+        else:
+            cut = level_cutter(img, (sw, sh))
         cfg = self.chip_cfg
-        # 1. The grid over the scaled level, overlapping enough for the level's range.
         overlap = self._overlap(int(meta['pyramid_level']), tuple(meta['pyramid_range']),
                                 max(sx, sy))
-        grid = chip_grid((sw, sh), cfg['chip_size'], overlap)
+        grid = chip_grid((sw, sh), cfg['chip_size'], overlap, cfg['layout'])
+        return dict(grid=grid, cut=cut, scale=(sx, sy))
+
+    def _chip_result(self, job: dict, preds: list, data_sample: DetDataSample
+                     ) -> DetDataSample:
+        """One view's chip detections pooled in ORIGINAL pixels (``chip_cfg.keep``)."""
+        grid, (sx, sy) = job['grid'], job['scale']
         boxes, scores, labels, index, patches = [], [], [], [], []
-        for start in range(0, len(grid.windows), cfg['batch_size']):
-            wins = grid.windows[start:start + cfg['batch_size']].astype(np.int64)
-            # 2. A batch of chips cut from the original and resized, through the detector.
-            chips, samples = [], []
-            for x1, y1, x2, y2 in wins.tolist():
-                arr = cut((x1, y1, x2, y2))
-                chips.append(torch.from_numpy(arr).permute(2, 0, 1).contiguous())
-                samples.append(DetDataSample(metainfo=dict(
-                    img_shape=(y2 - y1, x2 - x1), ori_shape=(y2 - y1, x2 - x1),
-                    scale_factor=(1.0, 1.0))))
-            preds = self.module.test_step(dict(inputs=chips, data_samples=samples))
-            for k, (pred, win) in enumerate(zip(preds, wins)):
-                inst = pred.pred_instances
-                b = get_box_tensor(inst.bboxes)
-                patches.append(_patches_of(inst, b))  # per box: frame-free
-                # CHIP -> SCALED pixels.
-                boxes.append(b + b.new_tensor(win[:2].tolist() * 2))
-                scores.append(inst.scores)
-                labels.append(inst.labels)
-                index.append(np.full(len(inst.bboxes), start + k, dtype=np.int64))
-        # 3. Whole objects, each once: no fragments at interior sides, no duplicates.
+        for k, (pred, win) in enumerate(zip(preds, grid.windows)):
+            inst = pred.pred_instances
+            b = get_box_tensor(inst.bboxes)
+            patches.append(_patches_of(inst, b))  # per box: frame-free
+            boxes.append(b + b.new_tensor(win[:2].tolist() * 2))  # CHIP -> SCALED
+            scores.append(inst.scores)
+            labels.append(inst.labels)
+            index.append(np.full(len(b), k, dtype=np.int64))
         bboxes = torch.cat(boxes)
-        keep = grid_keep(grid, bboxes.detach().cpu().numpy(), np.concatenate(index),
-                         float(cfg['border_tol']))
-        keep_t = torch.from_numpy(keep).to(bboxes.device)
-        # 4. SCALED -> ORIGINAL pixels.
-        bboxes = bboxes[keep_t] / bboxes.new_tensor([sx, sy, sx, sy])
+        if self.chip_cfg['keep'] == 'whole':
+            # Whole objects, each once: no fragments at interior sides, no duplicates.
+            keep = grid_keep(grid, bboxes.detach().cpu().numpy(), np.concatenate(index),
+                             float(self.chip_cfg['border_tol']))
+            keep_t = torch.from_numpy(keep).to(bboxes.device)
+        else:  # every detection; the merger resolves copies and fragments (SAHI's way)
+            keep_t = torch.ones(len(bboxes), dtype=torch.bool, device=bboxes.device)
+        bboxes = bboxes[keep_t] / bboxes.new_tensor([sx, sy, sx, sy])  # -> ORIGINAL
         data_sample.pred_instances = InstanceData(
             bboxes=bboxes, scores=torch.cat(scores)[keep_t], labels=torch.cat(labels)[keep_t])
         if all(p is not None for p in patches):

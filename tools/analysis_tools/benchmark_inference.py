@@ -48,20 +48,9 @@ def _images(n: int) -> list:
 
 def _big_image(side: int):
     """A ``side x side`` image tiled from ScaleShapes pictures (objects of all sizes)."""
-    import cv2
-    import numpy as np
+    from mmsniper.analysis.benchmark_sliced import tiled_test_image
 
-    from mmsniper.generated.scaleshapes import render_scaleshapes_image
-
-    tile = 1000
-    tiles = [cv2.resize(render_scaleshapes_image(1, 'bench', i, large_image_share=0.0).image,
-                        (tile, tile)) for i in range(4)]
-    img = np.empty((side, side, 3), np.uint8)
-    for y in range(0, side, tile):
-        for x in range(0, side, tile):
-            t = tiles[(x // tile + 2 * (y // tile)) % 4]
-            img[y:y + tile, x:x + tile] = t[:side - y, :side - x]
-    return img
+    return tiled_test_image(side)
 
 
 def _pipeline(scales, max_pixels):
