@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -177,8 +178,9 @@ def _image_file(root: str, index: int) -> str:
 def test_nan_in_one_chip_stops_naming_its_image_and_ticket(workdir):
     from mmengine.registry import RUNNERS
 
-    from mmsniper.apis.chip_tools import browse_tickets, build_sniper_dataset
+    from mmsniper.datasets.chip_stats import build_sniper_dataset
     from mmsniper.engine import NonFiniteLossError
+    from mmsniper.visualization.chips import browse_tickets
 
     _register_nan_transform()
     root = osp.join(workdir, 'data', 'scaleshapes')
@@ -248,6 +250,7 @@ def _mount_tmpfs(path: str, size: str) -> bool:
 @pytest.mark.slow
 def test_full_disk_stops_clearly_and_keeps_the_previous_checkpoint(workdir, monkeypatch):
     from mmengine.hooks import Hook
+    from mmengine.logging import MMLogger
     from mmengine.registry import RUNNERS
 
     from mmsniper.engine import CheckpointSaveError
@@ -297,6 +300,15 @@ def test_full_disk_stops_clearly_and_keeps_the_previous_checkpoint(workdir, monk
         assert not [n for n in os.listdir(wd) if n.startswith('.tmp-')]
         assert not osp.exists(osp.join(wd, 'iter_2.pth'))
     finally:
+        # The run's logger outlives it (MMLogger keeps its instances, and the newest answers
+        # get_current_instance() for every later model in this worker): close its files on
+        # the small disk, or the next test's log lines hit ENOSPC.
+        for logger in list(MMLogger._instance_dict.values()):
+            for handler in list(logger.handlers):
+                if isinstance(handler, logging.FileHandler) and \
+                        handler.baseFilename.startswith(mnt + os.sep):
+                    logger.removeHandler(handler)
+                    handler.close()
         if mounted:
             subprocess.run(['umount', '-l', mnt], capture_output=True, timeout=20)
 
