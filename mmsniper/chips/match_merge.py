@@ -20,11 +20,14 @@ of array operations instead of a Python loop over boxes:
   matches the growing box (float64): the box becomes the union (enclosing box), the
   score the maximum, the label the member's when its score is at least the box's.
 
-Only pairs of boxes that intersect can match (``threshold > 0``); they are found with a
-uniform grid of cells, each pair once (in the cell holding the top-left corner of its
-intersection). The greedy keep set is computed in rounds: a box whose earlier matches
-are all removed is kept, a box matched by a kept box is removed; each round settles at
-least the first undecided box, and in practice a few rounds settle all.
+Only pairs of boxes that intersect can match (``threshold > 0``); they are found by
+sort and sweep in horizontal strips (a box in every strip it covers, entries sorted by
+``x1``, one ``searchsorted`` for each entry's candidates), each pair once (in the strip
+of its intersection's top edge), then tested in float32 on contiguous coordinate
+columns. The greedy keep set is computed on ranks (positions in the order) in rounds: a
+box whose earlier matches are all removed is kept, a box matched by a kept box is
+removed; each round settles at least the first undecided box, and in practice a few
+rounds settle all.
 
 All boxes are ``(x1, y1, x2, y2)`` in one frame (any: the caller's).
 """
