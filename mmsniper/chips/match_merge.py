@@ -20,11 +20,14 @@ of array operations instead of a Python loop over boxes:
   matches the growing box (float64): the box becomes the union (enclosing box), the
   score the maximum, the label the member's when its score is at least the box's.
 
-Only pairs of boxes that intersect can match (``threshold > 0``); they are found with a
-uniform grid of cells, each pair once (in the cell holding the top-left corner of its
-intersection). The greedy keep set is computed in rounds: a box whose earlier matches
-are all removed is kept, a box matched by a kept box is removed; each round settles at
-least the first undecided box, and in practice a few rounds settle all.
+Only pairs of boxes that intersect can match (``threshold > 0``); they are found by
+sort and sweep in horizontal strips (a box in every strip it covers, entries sorted by
+``x1``, one ``searchsorted`` for each entry's candidates), each pair once (in the strip
+of its intersection's top edge), then tested in float32 on contiguous coordinate
+columns. The greedy keep set is computed on ranks (positions in the order) in rounds: a
+box whose earlier matches are all removed is kept, a box matched by a kept box is
+removed; each round settles at least the first undecided box, and in practice a few
+rounds settle all.
 
 All boxes are ``(x1, y1, x2, y2)`` in one frame (any: the caller's).
 """
@@ -73,24 +76,64 @@ def check_threshold(threshold: float, name: str = 'match_threshold') -> float:
 
 
 def score_order(boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Indices by group, then score descending, then ``x1, y1, x2, y2`` ascending."""
-    return np.lexsort((boxes[:, 3], boxes[:, 2], boxes[:, 1], boxes[:, 0], -scores, groups))
+    """Indices by group, then score descending, then ``x1, y1, x2, y2`` ascending, then
+    index."""
+    order = np.lexsort((-scores, groups))  # stable: ties by index
+    g, s = groups[order], scores[order]
+    tie = (g[1:] == g[:-1]) & (s[1:] == s[:-1])
+    if tie.any():  # rare: only the runs of equal (group, score) need the box keys
+        at = np.zeros(len(order), bool)
+        at[1:] |= tie
+        at[:-1] |= tie
+        pos = np.flatnonzero(at)
+        run = np.cumsum(np.r_[True, ~tie])[pos]
+        sub = order[pos]
+        order[pos] = sub[np.lexsort((boxes[sub, 3], boxes[sub, 2], boxes[sub, 1],
+                                     boxes[sub, 0], run))]
+    return order
 
 
 def pair_metric(boxes: np.ndarray, a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
     """IoU or IoS of the box pairs ``(a[k], b[k])`` in the dtype of ``boxes``."""
-    return _metric(boxes[a], boxes[b], metric)
+    cols = _columns(boxes)
+    return _metric(cols, _area(cols), a, b, metric)
 
 
-def _metric(ba: np.ndarray, bb: np.ndarray, metric: str) -> np.ndarray:
-    """IoU or IoS of ``ba[k]`` and ``bb[k]`` (``[P, 4]`` each)."""
-    wh = np.minimum(ba[:, 2:], bb[:, 2:])
-    wh -= np.maximum(ba[:, :2], bb[:, :2])
-    np.maximum(wh, 0, out=wh)
-    inter = wh[:, 0] * wh[:, 1]
-    area_a = (ba[:, 2] - ba[:, 0]) * (ba[:, 3] - ba[:, 1])
-    area_b = (bb[:, 2] - bb[:, 0]) * (bb[:, 3] - bb[:, 1])
-    den = area_a + area_b - inter if metric == 'IOU' else np.minimum(area_a, area_b)
+def _columns(boxes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``x1, y1, x2, y2`` as contiguous arrays: gathers by index read less memory."""
+    return tuple(np.ascontiguousarray(boxes[:, i]) for i in range(4))
+
+
+def _area(cols: tuple[np.ndarray, ...]) -> np.ndarray:
+    x1, y1, x2, y2 = cols
+    return (x2 - x1) * (y2 - y1)
+
+
+def _overlap(cols: tuple[np.ndarray, ...], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection area of the pairs ``(a[k], b[k])`` (0 if disjoint)."""
+    x1, y1, x2, y2 = cols
+    w = np.minimum(x2[a], x2[b])
+    w -= np.maximum(x1[a], x1[b])
+    np.maximum(w, 0, out=w)
+    h = np.minimum(y2[a], y2[b])
+    h -= np.maximum(y1[a], y1[b])
+    np.maximum(h, 0, out=h)
+    w *= h
+    return w
+
+
+def _metric(cols: tuple[np.ndarray, ...], area: np.ndarray, a: np.ndarray, b: np.ndarray,
+            metric: str, inter: np.ndarray | None = None) -> np.ndarray:
+    """IoU or IoS of the pairs ``(a[k], b[k])``; ``area`` per box, ``inter`` per pair
+    when already known. The same float operations as on gathered ``[P, 4]`` rows."""
+    if inter is None:
+        inter = _overlap(cols, a, b)
+    area_a, area_b = area[a], area[b]
+    if metric == 'IOU':
+        den = area_a + area_b
+        den -= inter
+    else:
+        den = np.minimum(area_a, area_b)
     out = np.zeros_like(inter)
     np.divide(inter, den, out=out, where=den > 0)
     return out
@@ -99,6 +142,12 @@ def _metric(ba: np.ndarray, bb: np.ndarray, metric: str) -> np.ndarray:
 def matching_pairs(boxes: np.ndarray, groups: np.ndarray, metric: str,
                    threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Every unordered pair of boxes of one group that match, once.
+
+    Sort and sweep in horizontal strips: each box is entered in every strip of height
+    ``h`` (the median box height) that it covers; within one (group, strip) the entries
+    are sorted by ``x1`` and each is paired with the entries after it whose ``x1`` is at
+    most its ``x2`` (one ``searchsorted``). A pair is kept in the strip of its
+    intersection's top edge (the larger first strip of the two), so once.
 
     Args:
         boxes (ndarray[N, 4] float32): ``(x1, y1, x2, y2)``.
@@ -113,45 +162,45 @@ def matching_pairs(boxes: np.ndarray, groups: np.ndarray, metric: str,
     empty = np.zeros(0, np.int64)
     if n < 2:
         return empty, empty
-    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]).astype(np.float64)
-    # Cells about the size of most boxes: few cells per box, few boxes per cell.
-    cell = max(float(np.partition(side, int(0.9 * (n - 1)))[int(0.9 * (n - 1))]), 1.0)
-    x0, y0 = float(boxes[:, 0].min()), float(boxes[:, 1].min())
-    cx = np.floor((boxes[:, [0, 2]].astype(np.float64) - x0) / cell).astype(np.int64)
-    cy = np.floor((boxes[:, [1, 3]].astype(np.float64) - y0) / cell).astype(np.int64)
-    ncx, ncy = int(cx.max()) + 1, int(cy.max()) + 1
-    nx, ny = cx[:, 1] - cx[:, 0] + 1, cy[:, 1] - cy[:, 0] + 1
-    # One entry per (box, covered cell).
-    per_box = nx * ny
+    b64 = boxes.astype(np.float64)
+    strip = max(float(np.median(b64[:, 3] - b64[:, 1])), 1.0)
+    y0 = b64[:, 1].min()
+    first = np.floor((b64[:, 1] - y0) / strip).astype(np.int64)
+    last = np.floor((b64[:, 3] - y0) / strip).astype(np.int64)
+    # One entry per (box, covered strip); an inverted box (y2 < y1) matches nothing.
+    per_box = np.maximum(last - first + 1, 1)
     box_of = np.repeat(np.arange(n), per_box)
-    k = np.arange(len(box_of)) - np.repeat(np.cumsum(per_box) - per_box, per_box)
-    ex = cx[box_of, 0] + k % nx[box_of]
-    ey = cy[box_of, 0] + k // nx[box_of]
+    entry_strip = first[box_of] + np.arange(len(box_of)) - np.repeat(
+        np.cumsum(per_box) - per_box, per_box)
     _, group_id = np.unique(groups, return_inverse=True)
-    key = (group_id[box_of].astype(np.int64) * ncy + ey) * ncx + ex
-    order = np.argsort(key, kind='stable')
-    key, box_of, ex, ey = key[order], box_of[order], ex[order], ey[order]
-    # All pairs within a cell: entry p with the entries after it in its cell.
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    ends = np.r_[starts[1:], len(key)]
-    seg_end = np.repeat(ends, ends - starts)
-    partners = seg_end - np.arange(len(key)) - 1
+    key = group_id[box_of].astype(np.int64) * (int(last.max()) + 1) + entry_strip
+    # (group, strip) and x as one float64 sort value: strips are ``span`` apart, a power
+    # of 2 above every x - x0, so no interval reaches the next strip. Rounding is
+    # monotone, so ``x1_q < x2_p`` implies ``lo_q <= hi_p``: the candidates are a
+    # superset of the pairs that overlap in x, and the metric decides.
+    x0 = b64[:, 0].min()
+    span = 2.0 ** np.ceil(np.log2(b64[:, 2].max() - x0 + 2))
+    lo = key * span + (b64[box_of, 0] - x0)
+    order = np.argsort(lo)
+    lo, box_of, entry_strip = lo[order], box_of[order], entry_strip[order]
+    hi = key[order] * span + (b64[box_of, 2] - x0)
+    m = len(lo)
+    partners = np.maximum(np.searchsorted(lo, hi, 'right') - np.arange(1, m + 1), 0)
     total = int(partners.sum())
     if total == 0:
         return empty, empty
-    p = np.repeat(np.arange(len(key)), partners)
+    p = np.repeat(np.arange(m), partners)
     q = p + 1 + np.arange(total) - np.repeat(np.cumsum(partners) - partners, partners)
-    # Per entry (in cell order, so pairs read nearby memory): its box and first cell.
-    eb, ecx, ecy = boxes[box_of], cx[box_of, 0], cy[box_of, 0]
-    bp, bq = eb[p], eb[q]
-    # Each pair once: in the cell of its intersection's top-left corner, which is the
-    # first cell of the box with the larger x1 (y1).
-    hx = np.where(bp[:, 0] >= bq[:, 0], ecx[p], ecx[q])
-    hy = np.where(bp[:, 1] >= bq[:, 1], ecy[p], ecy[q])
-    home = (hx == ex[p]) & (hy == ey[p])
-    p, q = p[home], q[home]
-    hit = _metric(bp[home], bq[home], metric) >= np.float32(threshold)
-    a, b = box_of[p[hit]], box_of[q[hit]]
+    a, b = box_of[p], box_of[q]
+    home = entry_strip[p] == np.maximum(first[a], first[b])
+    a, b = a[home], b[home]
+    # Only intersecting pairs can reach a threshold above 0.
+    cols = _columns(boxes)
+    inter = _overlap(cols, a, b)
+    meet = inter > 0
+    a, b, inter = a[meet], b[meet], inter[meet]
+    hit = _metric(cols, _area(cols), a, b, metric, inter) >= np.float32(threshold)
+    a, b = a[hit], b[hit]
     return np.minimum(a, b), np.maximum(a, b)
 
 
@@ -181,16 +230,17 @@ def greedy_keep(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         a, b = a[live], b[live]
 
 
-def _pairs_in_order(boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray, metric: str,
-                    threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The order, the rank of each box in it, and the matching pairs as
-    ``(earlier, later)`` in the order."""
-    order = score_order(boxes, scores, groups)
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    a, b = matching_pairs(boxes, groups, metric, threshold)
-    swap = rank[a] > rank[b]
-    return order, rank, np.where(swap, b, a), np.where(swap, a, b)
+def _first_per_later(earlier: np.ndarray, later: np.ndarray, n: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """For each distinct ``later`` (ranks), the smallest ``earlier`` paired with it.
+
+    Returns:
+        tuple[ndarray, ndarray]: ``later`` ascending and its first ``earlier``.
+    """
+    key = np.sort(later * n + earlier)  # one int64 sort instead of a two-key lexsort
+    late = key // n
+    lead = np.r_[True, late[1:] != late[:-1]]
+    return late[lead], key[lead] - late[lead] * n
 
 
 def nms_groups(boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray, metric: str,
@@ -208,47 +258,43 @@ def nms_groups(boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray, metric
     Returns:
         MatchGroups: keepers in the order, members grouped by keeper.
     """
+    if merge not in ('greedy', 'transitive'):
+        raise ValueError(f"merge: expected 'greedy' or 'transitive', got {merge!r}")
     n = len(boxes)
-    order, rank, a, b = _pairs_in_order(boxes, scores, groups, metric, threshold)
+    order = score_order(boxes, scores, groups)
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    # Everything below works on ranks (positions in the order): earlier = smaller.
+    a, b = matching_pairs(boxes, groups, metric, threshold)
+    a, b = rank[a], rank[b]
+    a, b = np.minimum(a, b), np.maximum(a, b)
     if merge == 'greedy':
-        is_kept = greedy_keep(n, a, b)
-        keep = order[is_kept[order]]
+        kept = greedy_keep(n, a, b)
         # A removed box joins the earliest kept box matching it; visited in the order.
-        by_kept = is_kept[a] & ~is_kept[b]
-        a, b = a[by_kept], b[by_kept]
-        first = np.lexsort((rank[a], b))
-        b_sorted, a_sorted = b[first], a[first]
-        lead = np.r_[True, b_sorted[1:] != b_sorted[:-1]]
-        members, keeper = b_sorted[lead], a_sorted[lead]
-        visit = rank[members]
-    elif merge == 'transitive':
+        by_kept = kept[a] & ~kept[b]
+        members, keeper = _first_per_later(a[by_kept], b[by_kept], n)
+        visit = members
+    else:
         # Claims go from a box to a later one it dominates: a higher score, or the
         # same score and box (different boxes of one score never claim each other).
-        dom = (scores[a] > scores[b]) | (boxes[a] == boxes[b]).all(1)
-        a, b = a[dom], b[dom]
-        first = np.lexsort((rank[a], b))
-        b_sorted, a_sorted = b[first], a[first]
-        lead = np.r_[True, b_sorted[1:] != b_sorted[:-1]]
-        members, claimer = b_sorted[lead], a_sorted[lead]
-        parent = np.arange(n)
-        parent[members] = claimer
-        root = parent.copy()
+        s, bx = scores[order], boxes[order]
+        dom = (s[a] > s[b]) | (bx[a] == bx[b]).all(1)
+        members, claimer = _first_per_later(a[dom], b[dom], n)
+        root = np.arange(n)
+        root[members] = claimer
         while True:  # pointer jumping: the keeper at the top of each claim chain
             nxt = root[root]
             if np.array_equal(nxt, root):
                 break
             root = nxt
-        keep = order[(root == np.arange(n))[order]]
+        kept = root == np.arange(n)
         keeper = root[members]
         # Visited in the order of their claimers, then by index.
-        visit = rank[claimer] * n + members
-    else:
-        raise ValueError(f"merge: expected 'greedy' or 'transitive', got {merge!r}")
-    pos = np.empty(n, np.int64)
-    pos[keep] = np.arange(len(keep))
+        visit = claimer * n + order[members]
+    pos = np.cumsum(kept) - 1  # position in keep of each kept rank
     owner = pos[keeper]
     s = np.lexsort((visit, owner))
-    return MatchGroups(keep.astype(np.int64), members[s].astype(np.int64), owner[s])
+    return MatchGroups(order[kept], order[members[s]], owner[s])
 
 
 def merge_groups(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,

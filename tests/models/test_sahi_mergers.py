@@ -105,19 +105,39 @@ def test_score_ties_follow_sahi_order():
             sahi_merge(kind, metric, 0.5, False, boxes, scores, labels), (kind, metric)
 
 
-def test_pair_search_finds_every_matching_pair():
-    boxes, _, labels = clusters(400, 7, classes=2)
-    b32 = boxes.astype(np.float32)
-    a, b = matching_pairs(b32, labels, 'IOU', 0.3)
-    got = set(zip(a.tolist(), b.tolist()))
-    # brute force
+def brute_force_pairs(b32, labels, metric, thr):
     lt = np.maximum(b32[:, None, :2], b32[None, :, :2])
     rb = np.minimum(b32[:, None, 2:], b32[None, :, 2:])
     inter = np.prod(np.maximum(rb - lt, 0), -1)
     area = np.prod(b32[:, 2:] - b32[:, :2], -1)
-    iou = inter / (area[:, None] + area[None, :] - inter)
-    i, j = np.nonzero(np.triu(iou >= np.float32(0.3), 1) & (labels[:, None] == labels[None, :]))
-    assert got == set(zip(i.tolist(), j.tolist())) and len(got) > 100
+    den = area[:, None] + area[None, :] - inter if metric == 'IOU' else \
+        np.minimum(area[:, None], area[None, :])
+    with np.errstate(divide='ignore', invalid='ignore'):
+        m = np.where(den > 0, inter / den, 0)
+    i, j = np.nonzero(np.triu(m >= np.float32(thr), 1) & (labels[:, None] == labels[None, :]))
+    return set(zip(i.tolist(), j.tolist()))
+
+
+@pytest.mark.parametrize('metric', ['IOU', 'IOS'])
+def test_pair_search_finds_every_matching_pair(metric):
+    boxes, _, labels = clusters(400, 7, classes=2)
+    # Awkward cases for the strip sweep: exact copies, equal x1, touching sides, tall
+    # boxes over many strips, a zero-width and an inverted box, far-off coordinates.
+    extra = np.array([boxes[0], boxes[0], [boxes[1, 0], 5, boxes[1, 0] + 3, 9],
+                      [boxes[1, 2], boxes[1, 1], boxes[1, 2] + 9, boxes[1, 3]],
+                      [100, -50, 110, 400], [104, 0, 106, 380], [120, 10, 120, 30],
+                      [130, 30, 125, 20], [1e5, 1e5, 1e5 + 20, 1e5 + 20],
+                      [1e5 + 5, 1e5 + 5, 1e5 + 15, 1e5 + 15]])
+    boxes = np.concatenate([boxes, extra])
+    labels = np.concatenate([labels, [labels[0], 1 - labels[0], 0, labels[1], 0, 0, 0, 0, 1,
+                                      1]])
+    b32 = boxes.astype(np.float32)
+    for thr in (0.01, 0.3, 0.5, 1.0):
+        a, b = matching_pairs(b32, labels, metric, thr)
+        got = list(zip(a.tolist(), b.tolist()))
+        assert len(got) == len(set(got)), thr  # each pair once
+        assert set(got) == brute_force_pairs(b32, labels, metric, thr), thr
+        assert thr == 1.0 or len(got) > 100
 
 
 def test_registry_config_and_bad_settings():

@@ -4,7 +4,7 @@
         [--config CFG] [--checkpoint CKPT] [--slice-size 512] [--overlap-ratio 0.2]
         [--postprocess-type GREEDYNMM] [--match-metric IOS] [--match-threshold 0.5]
         [--class-agnostic] [--score-thr 0.05] [--standard-pred off on] [--batch-size 4]
-        [--merge-counts 1000 10000 100000] [--out results.json]
+        [--merge-counts 1000 10000 100000] [--merge-only] [--out results.json]
 
 IMAGES: image files or folders, or ``generated:SIDE`` (a SIDE x SIDE image tiled from
 ScaleShapes pictures). Default: the Airbus validation images (2560 x 2560) in
@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--merge-counts', type=int, nargs='*', default=[1000, 10000, 100000],
                         help='also time the merger alone on this many detections')
+    parser.add_argument('--merge-only', action='store_true',
+                        help='time the merger alone (--merge-counts), no images')
     parser.add_argument('--out', help='write all results as JSON here')
     args = parser.parse_args()
 
@@ -72,7 +74,7 @@ def main() -> None:
     from mmsniper.apis.inference import list_images
 
     images = []
-    for item in args.images or [AIRBUS_VALID, 'generated:8000']:
+    for item in [] if args.merge_only else args.images or [AIRBUS_VALID, 'generated:8000']:
         images += [item] if item.startswith('generated:') else list_images([item])
     result = dict(command=' '.join(['python'] + sys.argv))
     groups = [[im for im in images if not im.startswith('generated:')],
