@@ -3,7 +3,7 @@
 # training split, 512 x 512 with overlap 0.2 and SAHI's other defaults (min_area_ratio 0.1,
 # negative slices kept). The light MobileNetV2 Faster R-CNN of faster_mnv2_airbus.py. The
 # "sahi" arm of tools/analysis_tools/airbus_compare.py, which writes the slices to
-#   data/airbus_aircraft/sahi_slices/train_512_02.json (+ the slice images beside it)
+#   data/airbus_aircraft/sahi_slices/train_512_02_coco.json (+ the slice images beside it)
 # and tests with `sahi.predict.get_sliced_prediction` through sahi's MmdetDetectionModel,
 # which reads this config's test pipeline (whole image or slice resized to 512: SAHI's
 # standard prediction sees the 2560 image at 512). Batches of 8 slices: 2.1 Mpx per
@@ -14,7 +14,7 @@ _scale = (512, 512)
 
 train_dataloader = dict(
     batch_size=8,
-    dataset=dict(data_root=_slices, ann_file='train_512_02.json', data_prefix=dict(img=''),
+    dataset=dict(data_root=_slices, ann_file='train_512_02_coco.json', data_prefix=dict(img=''),
                  filter_cfg=dict(filter_empty_gt=False),
                  pipeline=[
                      dict(type='LoadImageFromFile', backend_args=None),
