@@ -26,7 +26,6 @@ test, the slices and the RPN step are kept under ``OUT/`` and skipped when done.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import os.path as osp
