@@ -337,6 +337,8 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
     res: Dict[str, Any] = dict(minutes=minutes, seeds=list(seeds), calib_iters=calib_iters,
                                curve_points=curve_points, rpn_iters=rpn_iters,
                                machine=machine_description(), runs={})
+    res['train_images'] = len(_read_json(osp.join(data_root, 'annotations',
+                                                  'train.json'))['images'])
     if 'sahi' in arms:
         res['slices'] = prepare_slices(data_root, echo)
     plan = plan_runs(arms, seeds)
@@ -388,8 +390,8 @@ def _bands(res: Dict[str, Any]) -> List[str]:
 
 def results_table(res: Dict[str, Any]) -> str:
     """One row per run: its own test way's AP, iterations, minutes."""
-    rows = ['| arm | seed | own test | AP | AP50 | AP75 | iterations (s / it) | train min '
-            '| wall min |', '|---' * 9 + '|']
+    rows = ['| arm | seed | own test | AP | AP50 | AP75 | iterations (s / it) | epochs '
+            '| train min | wall min |', '|---' * 10 + '|']
     for key in _ordered(res):
         r = res['runs'][key]
         arm = ARMS[r['arm']]
@@ -397,9 +399,18 @@ def results_table(res: Dict[str, Any]) -> str:
         cal = r.get('sec_per_iter_calibrated')
         rows.append(f'| {arm.title} | {r["seed"]} | {TESTS[arm.natural_test].title} | '
                     f'{_f(m["AP"])} | {_f(m["AP50"])} | {_f(m["AP75"])} | {r["iters"]}'
-                    + (f' ({cal:.2f})' if cal else '') + f' | {r["minutes"]:.1f} | '
+                    + (f' ({cal:.2f})' if cal else '') + f' | {_f(epochs(res, r))} | '
+                    f'{r["minutes"]:.1f} | '
                     f'{((r.get("train_wall_seconds") or 0) + r["fixed_seconds"]) / 60:.1f} |')
     return '\n'.join(rows)
+
+
+def epochs(res: Dict[str, Any], run: Dict[str, Any]) -> Optional[float]:
+    """Passes over the training images (whole-image arms) or SAHI's slices; None for the
+    chip arms (their chips per epoch vary with the plan)."""
+    per_epoch = {'single_scale': res.get('train_images'), 'jitter': res.get('train_images'),
+                 'sahi': res.get('slices', {}).get('images')}.get(run['arm'])
+    return run['iters'] * run['batch_size'] / per_epoch if per_epoch else None
 
 
 def tests_table(res: Dict[str, Any]) -> str:
@@ -437,6 +448,11 @@ def claims(res: Dict[str, Any]) -> str:
                      + ', '.join(f'seed {s}: {_ap(a, "pyramid"):.1f} vs {_ap(b, "sahi"):.1f}, '
                                  f'{d:+.1f}' for (s, a, b), (_, d) in zip(pairs, diffs)) + ').')
     s0 = res['seeds'][0]
+    single = runs.get(f'single_scale_seed{s0}')
+    if single and (epochs(res, single) or 0) < 4:
+        lines.append(f'- single-scale at 2048 trained {_f(epochs(res, single))} epochs, under the '
+                     '4 its size was chosen for (docs/user_guides/airbus_aircraft.md): by that '
+                     'rule the next size down (1664) is the one to run.')
     af, sn, sa = (runs.get(f'{a}_seed{s0}') for a in ('autofocus', 'sniper', 'sahi'))
     if af and sn and sa and 'autofocus' in af['tests']:
         d = _ap(af, 'autofocus') - _ap(sn, 'pyramid')
