@@ -89,9 +89,10 @@ def test_sahi_arm_end_to_end_and_resume(tmp_path, monkeypatch):
     for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
         monkeypatch.setenv(k, '2')
     convert_airbus_aircraft(src, 'data/airbus_aircraft', num_val=1)
-    monkeypatch.setattr(cmp, 'TESTS', {'sahi': cmp.TESTS['sahi']})
+    # SAHI's own test, and one tools/test.py test way (its detections, the subset's files)
+    monkeypatch.setattr(cmp, 'TESTS', {'sahi': cmp.TESTS['sahi'], 'single': cmp.TESTS['single']})
     kw = dict(arms=('sahi',), seeds=(0,), minutes=0.001, calib_iters=2, curve_points=1,
-              source=src, pictures=0, echo=False,
+              source=src, pictures=0, echo=False, val_images=1,
               cfg_options=FAST + ['model.backbone.init_cfg=None',
                                   'train_dataloader.batch_size=2'])
     res = cmp.run_compare('work_dirs/ab', **kw)
@@ -109,6 +110,12 @@ def test_sahi_arm_end_to_end_and_resume(tmp_path, monkeypatch):
     with open(t['detections']) as f:
         dets = json.load(f)
     assert all(d['category_id'] == 1 and d['image_id'] == 1 for d in dets)
+    single = r['tests']['single']
+    assert 'test_evaluator.outfile_prefix=' in single['command'] and 'val_first1.json' in \
+        single['command']
+    assert single['metrics']['gt_<64'] == 4 and single['sec_per_img'] > 0
+    assert osp.isfile(single['detections'])
+    assert 'first 1 validation images only' in open('work_dirs/ab/results.md').read()
     assert len(r['curve']) == 1 and r['curve'][0]['minutes'] > 0
     for name in ('results.json', 'results.md', 'results.png'):
         assert osp.getsize(osp.join('work_dirs', 'ab', name)) > 0, name
@@ -120,3 +127,5 @@ def test_sahi_arm_end_to_end_and_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(cmp, 'run_logged', boom)
     again = cmp.run_compare('work_dirs/ab', **kw)
     assert again['runs']['sahi_seed0']['tests'] == r['tests']
+    with pytest.raises(ValueError, match='val_images'):
+        cmp.run_compare('work_dirs/ab', **dict(kw, val_images=None))

@@ -147,9 +147,11 @@ def _peak(cmd: List[str], record: str) -> List[str]:
 
 
 def run_test(checkpoint: str, work_dir: str, test: str, data_root: str = DATA_ROOT,
-             cfg_options: Sequence[str] = (), echo: bool = True) -> Dict[str, Any]:
-    """One test way of one checkpoint on the validation split; cached in
-    ``work_dir/metrics.json`` (a finished test is not run again).
+             cfg_options: Sequence[str] = (), echo: bool = True,
+             val_ann: Optional[str] = None) -> Dict[str, Any]:
+    """One test way of one checkpoint on the validation split (or ``val_ann``, a COCO file
+    of some of its images); cached in ``work_dir/metrics.json`` (a finished test is not run
+    again).
 
     Returns:
         dict: ``metrics`` (:func:`~mmsniper.utils.size_bands.coco_ap_by_size`: AP, AP50,
@@ -164,7 +166,7 @@ def run_test(checkpoint: str, work_dir: str, test: str, data_root: str = DATA_RO
         return _read_json(cache)
     t = TESTS[test]
     os.makedirs(work_dir, exist_ok=True)
-    gt = osp.join(data_root, 'annotations', 'val.json')
+    gt = val_ann or osp.join(data_root, 'annotations', 'val.json')
     log, peak = osp.join(work_dir, 'test.out'), osp.join(work_dir, 'peak_rss.json')
     if t.kind == 'sahi':
         dets = osp.join(work_dir, 'detections.bbox.json')
@@ -176,6 +178,8 @@ def run_test(checkpoint: str, work_dir: str, test: str, data_root: str = DATA_RO
         if t.tta:
             cmd.append('--tta')
         cmd += ['--cfg-options', f'test_evaluator.outfile_prefix={work_dir}/detections',
+                *([f'test_dataloader.dataset.ann_file={osp.abspath(gt)}',
+                   f'test_evaluator.ann_file={osp.abspath(gt)}'] if val_ann else []),
                 *cfg_options]
     secs = run_logged(_peak(cmd, peak), log, echo)
     if t.kind == 'sahi':
@@ -199,7 +203,7 @@ def applicable_tests(arm: str, tests: Sequence[str] = tuple(TESTS)) -> List[str]
 def run_arm(name: str, out_dir: str, seed: int, budget_s: float, calib_iters: int,
             curve_points: int, rpn_iters: int, data_root: str, cfg_options: Sequence[str],
             iters: Optional[int] = None, final_tests: Sequence[str] = (),
-            echo: bool = True) -> Dict[str, Any]:
+            echo: bool = True, val_ann: Optional[str] = None) -> Dict[str, Any]:
     """Calibrate (unless ``iters``), train, test the curve's checkpoints with the arm's own
     test way and the final model with ``final_tests``, for one arm and seed."""
     arm = ARMS[name]
@@ -237,18 +241,18 @@ def run_arm(name: str, out_dir: str, seed: int, budget_s: float, calib_iters: in
     for it in points:
         ckpt = osp.join(arm_dir, 'train', f'iter_{it}.pth')
         r = run_test(ckpt, osp.join(arm_dir, f'test_{natural}_iter{it}'), natural, data_root,
-                     cfg_options, echo)
+                     cfg_options, echo, val_ann)
         curve.append(dict(iter=it, minutes=minutes_at(osp.join(arm_dir, 'train'), it,
                                                       res['fixed_seconds']),
                           metrics=r['metrics']))
     res.update(curve=curve, minutes=curve[-1]['minutes'], checkpoint=tr['checkpoint'])
     res['tests'] = {natural: run_test(tr['checkpoint'],
                                       osp.join(arm_dir, f'test_{natural}_iter{iters}'),
-                                      natural, data_root, cfg_options, echo)}
+                                      natural, data_root, cfg_options, echo, val_ann)}
     for test in applicable_tests(name, final_tests):
         if test != natural:
             res['tests'][test] = run_test(tr['checkpoint'], osp.join(arm_dir, f'test_{test}'),
-                                          test, data_root, cfg_options, echo)
+                                          test, data_root, cfg_options, echo, val_ann)
     return res
 
 
@@ -303,7 +307,7 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
                 curve_points: int = DEFAULT_CURVE_POINTS, rpn_iters: int = DEFAULT_RPN_ITERS,
                 data_root: str = DATA_ROOT, source: str = DEFAULT_SOURCE,
                 cfg_options: Sequence[str] = (), pictures: int = 4,
-                echo: bool = True) -> Dict[str, Any]:
+                val_images: Optional[int] = None, echo: bool = True) -> Dict[str, Any]:
     """Every arm for ``minutes`` calibrated training minutes, every test way; resumable.
 
     Args:
@@ -317,6 +321,9 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
             configs expect); converted from ``source`` when missing.
         cfg_options (Sequence[str]): ``key=value`` overrides for every tool run.
         pictures (int): validation images drawn as ground truth | SNIPER | SAHI.
+        val_images (int, optional): test on the first this many validation images only
+            (smoke runs and tests; its numbers are not the comparison's). An output
+            directory keeps the value it was started with.
 
     Returns:
         dict: the content of ``results.json``: ``runs`` (``<arm>_seed<k>`` -> record),
@@ -333,10 +340,22 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
     os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, 'results.json')
     prior = _read_json(path) if osp.isfile(path) else {}
+    if prior and prior.get('val_images') != val_images:
+        raise ValueError(f'{out_dir} was run with val_images={prior.get("val_images")}, now '
+                         f'{val_images}: its finished tests would mix; use another --out')
     ensure_airbus_data(data_root, source, echo)
+    val_ann = None
+    if val_images:
+        val = _read_json(osp.join(data_root, 'annotations', 'val.json'))
+        keep = {im['id'] for im in val['images'][:val_images]}
+        val_ann = osp.abspath(osp.join(out_dir, f'val_first{val_images}.json'))
+        _write_json(val_ann, dict(val, images=val['images'][:val_images],
+                                  annotations=[a for a in val['annotations']
+                                               if a['image_id'] in keep]))
     res: Dict[str, Any] = dict(minutes=minutes, seeds=list(seeds), calib_iters=calib_iters,
                                curve_points=curve_points, rpn_iters=rpn_iters,
-                               machine=machine_description(), runs={})
+                               val_images=val_images, machine=machine_description(),
+                               runs={})
     res['train_images'] = len(_read_json(osp.join(data_root, 'annotations',
                                                   'train.json'))['images'])
     if 'sahi' in arms:
@@ -353,12 +372,13 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
         r = run_arm(name, out_dir, seed, minutes * 60, calib_iters, curve_points, rpn_iters,
                     data_root, cfg_options,
                     iters=first['iters'] if seed != seeds[0] and first else None,
-                    final_tests=tuple(TESTS) if seed == seeds[0] else (), echo=echo)
+                    final_tests=tuple(TESTS) if seed == seeds[0] else (), echo=echo,
+                    val_ann=val_ann)
         res['runs'][f'{name}_seed{seed}'] = r
         res['seconds'] = prior.get('seconds', 0.0) + time.perf_counter() - t0
         write_results(out_dir, res, results_markdown(res), plot_curves)
     if pictures:
-        res['pictures'] = draw_pictures(res, out_dir, data_root, pictures)
+        res['pictures'] = draw_pictures(res, out_dir, data_root, pictures, val_ann)
     res['seconds'] = prior.get('seconds', 0.0) + time.perf_counter() - t0
     write_results(out_dir, res, results_markdown(res), plot_curves)
     return res
@@ -467,8 +487,10 @@ def claims(res: Dict[str, Any]) -> str:
 
 def results_markdown(res: Dict[str, Any]) -> str:
     """``results.md``: budget, the runs, every test way, the goals."""
+    subset = (f' **Tested on the first {res["val_images"]} validation images only: a smoke '
+              'run, not the comparison.**' if res.get('val_images') else '')
     return (f'Budget: {res["minutes"]:g} calibrated training minutes per arm; seeds '
-            f'{res["seeds"]}; {res["machine"]}.\n\n' + results_table(res)
+            f'{res["seeds"]}; {res["machine"]}.{subset}\n\n' + results_table(res)
             + '\n\nEvery test way of every model (first seed; AP by sqrt(area) band at full '
             'resolution):\n\n' + tests_table(res) + '\n\n' + claims(res))
 
@@ -504,7 +526,7 @@ def plot_curves(res: Dict[str, Any], path: str) -> str:
 
 
 def draw_pictures(res: Dict[str, Any], out_dir: str, data_root: str,
-                  count: int = 4) -> List[str]:
+                  count: int = 4, val_ann: Optional[str] = None) -> List[str]:
     """``OUT/pictures/<image>.jpg``: ground truth | SNIPER (ranged pyramid) | SAHI (sliced
     prediction), first seed, for the ``count`` validation images with the most aircraft;
     nothing without both runs."""
@@ -517,7 +539,7 @@ def draw_pictures(res: Dict[str, Any], out_dir: str, data_root: str,
     sn, sa = res['runs'].get(f'sniper_seed{s0}'), res['runs'].get(f'sahi_seed{s0}')
     if not (sn and sa and 'pyramid' in sn['tests'] and 'sahi' in sa['tests']):
         return []
-    gt = _read_json(osp.join(data_root, 'annotations', 'val.json'))
+    gt = _read_json(val_ann or osp.join(data_root, 'annotations', 'val.json'))
     dets = {'SNIPER (ranged pyramid)': _read_json(sn['tests']['pyramid']['detections']),
             'SAHI (sliced prediction)': _read_json(sa['tests']['sahi']['detections'])}
 

@@ -55,6 +55,9 @@ def main() -> None:
                    f'annotations (default {DEFAULT_SOURCE})')
     p.add_argument('--pictures', type=int, default=4,
                    help='validation images drawn as ground truth | SNIPER | SAHI (default 4)')
+    p.add_argument('--val-images', type=int, default=None,
+                   help='test on the first N validation images only: a smoke run, not the '
+                   'comparison (default: all 25)')
     p.add_argument('--cfg-options', nargs='+', default=[],
                    help='key=value overrides passed to every train and test run')
     p.add_argument('--dry-run', action='store_true',
@@ -66,7 +69,7 @@ def main() -> None:
     res = run_compare(a.out, minutes=a.minutes, arms=a.arms, seeds=a.seeds,
                       calib_iters=a.calib_iters, curve_points=a.curve_points,
                       data_root=a.data_root, source=a.source, cfg_options=a.cfg_options,
-                      pictures=a.pictures)
+                      pictures=a.pictures, val_images=a.val_images)
     print('\n' + results_markdown(res))
     print(f'\n{res["seconds"] / 60:.1f} min; results in {a.out}/results.md, results.json, '
           'results.png, pictures/')
