@@ -26,7 +26,6 @@ test, the slices and the RPN step are kept under ``OUT/`` and skipped when done.
 """
 from __future__ import annotations
 
-import math
 import os
 import os.path as osp
 import sys
@@ -34,32 +33,22 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from scaleshapes_runs.demo import negative_proposals
-from scaleshapes_runs.equal_compute import calibrated_sec_per_iter, curve_iterations, minutes_at
+from scaleshapes_runs import equal_compute as ec
+from scaleshapes_runs.equal_compute import Arm, _ap, _f
 from scaleshapes_runs.experiment import (
     _batch_size,
     _read_json,
     _write_json,
     format_cmd,
     machine_description,
+    median_test_sec_per_img,
     repo_path,
     run_logged,
     tool_cmd,
-    train,
     write_results,
 )
 
 from .sahi_arm import prepare_slices
-
-
-@dataclass(frozen=True)
-class Arm:
-    """A way of training: config, title, its own test way, negative-chip proposals."""
-
-    config: str
-    title: str
-    natural_test: str
-    negatives: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,7 +174,6 @@ def run_test(checkpoint: str, work_dir: str, test: str, data_root: str = DATA_RO
     if t.kind == 'sahi':
         sec_per_img = _read_json(dets + '.timing.json')['sec_per_img']
     else:
-        from scaleshapes_runs.experiment import median_test_sec_per_img
         sec_per_img = median_test_sec_per_img(log)
     out = dict(metrics=coco_ap_by_size(gt, dets), sec_per_img=sec_per_img,
                peak_rss_mb=_read_json(peak)['peak_rss_mb'], seconds=secs,
@@ -205,54 +193,18 @@ def run_arm(name: str, out_dir: str, seed: int, budget_s: float, calib_iters: in
             iters: Optional[int] = None, final_tests: Sequence[str] = (),
             echo: bool = True, val_ann: Optional[str] = None) -> Dict[str, Any]:
     """Calibrate (unless ``iters``), train, test the curve's checkpoints with the arm's own
-    test way and the final model with ``final_tests``, for one arm and seed."""
-    arm = ARMS[name]
-    arm_dir = osp.join(out_dir, f'{name}_seed{seed}')
-    options = list(cfg_options)
-    res: Dict[str, Any] = dict(arm=name, seed=seed, config=arm.config, fixed_seconds=0.0)
-    if arm.negatives:  # the RPN and its proposals are paid from this arm's budget
-        rpn_dir = osp.join(out_dir, f'rpn_seed{seed}')
-        neg = negative_proposals(rpn_dir, rpn_iters, seed, options, echo=echo,
-                                 config=RPN_CONFIG)
-        rpn_logged = minutes_at(rpn_dir, rpn_iters) * 60
-        res['fixed_seconds'] = rpn_logged + neg['extract_seconds']
-        res['rpn'] = dict(train_seconds_logged=rpn_logged,
-                          extract_seconds=neg['extract_seconds'], commands=neg['commands'])
-        options.append(f'sniper.proposals={neg["proposals"]}')
-    config = repo_path(arm.config)
-    if iters is None:
-        cal = train(config, osp.join(arm_dir, 'calibrate'), calib_iters, seed,
-                    options + [f'default_hooks.checkpoint.interval={calib_iters}'], echo=echo)
-        res['sec_per_iter_calibrated'] = calibrated_sec_per_iter(osp.join(arm_dir, 'calibrate'))
-        res['calibration_command'] = cal['command']
-        iters = int((budget_s - res['fixed_seconds']) / res['sec_per_iter_calibrated'])
-    res['clamped'] = iters < curve_points  # a budget too small for the curve: said
-    iters = max(iters, curve_points, 1)
-    res['iters'] = iters
-    points = curve_iterations(iters, curve_points)
-    ckpt_every = points[0] if len(points) > 1 else iters
-    tr = train(config, osp.join(arm_dir, 'train'), iters, seed,
-               options + [f'default_hooks.checkpoint.interval={ckpt_every}',
-                          f'default_hooks.checkpoint.max_keep_ckpts={len(points) + 1}'],
-               echo=echo)
-    res.update(train_command=tr['command'], train_wall_seconds=tr['seconds'],
-               batch_size=_batch_size(config, options))
-    natural, curve = arm.natural_test, []
-    for it in points:
-        ckpt = osp.join(arm_dir, 'train', f'iter_{it}.pth')
-        r = run_test(ckpt, osp.join(arm_dir, f'test_{natural}_iter{it}'), natural, data_root,
-                     cfg_options, echo, val_ann)
-        curve.append(dict(iter=it, minutes=minutes_at(osp.join(arm_dir, 'train'), it,
-                                                      res['fixed_seconds']),
-                          metrics=r['metrics']))
-    res.update(curve=curve, minutes=curve[-1]['minutes'], checkpoint=tr['checkpoint'])
-    res['tests'] = {natural: run_test(tr['checkpoint'],
-                                      osp.join(arm_dir, f'test_{natural}_iter{iters}'),
-                                      natural, data_root, cfg_options, echo, val_ann)}
-    for test in applicable_tests(name, final_tests):
-        if test != natural:
-            res['tests'][test] = run_test(tr['checkpoint'], osp.join(arm_dir, f'test_{test}'),
-                                          test, data_root, cfg_options, echo, val_ann)
+    test way and the final model with ``final_tests`` (those that apply), for one arm and
+    seed: :func:`scaleshapes_runs.equal_compute.run_arm` with this experiment's arms, tests
+    (:func:`run_test`) and RPN."""
+    def test_fn(checkpoint: str, work_dir: str, test: str, options: Sequence[str],
+                echo: bool) -> Dict[str, Any]:
+        return run_test(checkpoint, work_dir, test, data_root, options, echo, val_ann)
+
+    res = ec.run_arm(name, out_dir, seed, budget_s, calib_iters, curve_points, rpn_iters,
+                     cfg_options, iters=iters, final_tests=applicable_tests(name, final_tests),
+                     echo=echo, arms=ARMS, test_fn=test_fn, curve_test=ARMS[name].natural_test,
+                     rpn_config=RPN_CONFIG)
+    res['batch_size'] = _batch_size(repo_path(res['config']), cfg_options)
     return res
 
 
@@ -385,17 +337,6 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
 
 
 # -- reading the results ---------------------------------------------------------------------
-def _ap(run: Dict[str, Any], test: str, key: str = 'AP') -> float:
-    t = run.get('tests', {}).get(test)
-    return float(t['metrics'].get(key, math.nan)) if t else math.nan
-
-
-def _f(v: Optional[float], fmt: str = '.1f') -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return '-'
-    return 'n/a' if v < 0 else format(v, fmt)
-
-
 def _ordered(res: Dict[str, Any]) -> List[str]:
     return sorted(res['runs'], key=lambda k: (list(ARMS).index(res['runs'][k]['arm']),
                                               res['runs'][k]['seed']))
@@ -496,33 +437,12 @@ def results_markdown(res: Dict[str, Any]) -> str:
 
 
 def plot_curves(res: Dict[str, Any], path: str) -> str:
-    """PNG: AP (each arm's own test way) against training minutes; later seeds dashed."""
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = dict(zip(ARMS, ('#888888', '#2ca02c', '#9467bd', '#d62728', '#ff7f0e',
-                              '#1f77b4')))
-    for key in _ordered(res):
-        r = res['runs'][key]
-        xs = [0.0] + [p['minutes'] for p in r['curve']]
-        ys = [0.0] + [max(p['metrics']['AP'], 0.0) for p in r['curve']]
-        first = r['seed'] == res['seeds'][0]
-        ax.plot(xs, ys, 'o-' if first else 's--', color=colours[r['arm']],
-                label=f'{ARMS[r["arm"]].title}, {TESTS[ARMS[r["arm"]].natural_test].title}'
-                + ('' if first else f' (seed {r["seed"]})'))
-    ax.set_xlabel('training minutes')
-    ax.set_ylabel('COCO AP (%), each arm\'s own test')
-    ax.set_title(f'Airbus Aircraft, MobileNetV2 Faster R-CNN, {res["minutes"]:g} min per arm')
-    ax.legend(fontsize=6)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    """PNG: AP (each arm's own test way) against training minutes; later seeds dashed
+    (:func:`scaleshapes_runs.equal_compute.plot_curves`)."""
+    return ec.plot_curves(res, path, ARMS, ylabel='COCO AP (%), each arm\'s own test way',
+                          xlabel='training minutes',
+                          title=f'Airbus Aircraft, MobileNetV2 Faster R-CNN, '
+                          f'{res["minutes"]:g} min per arm')
 
 
 def draw_pictures(res: Dict[str, Any], out_dir: str, data_root: str,
