@@ -94,7 +94,9 @@ def test_sahi_arm_end_to_end_and_resume(tmp_path, monkeypatch):
     kw = dict(arms=('sahi',), seeds=(0,), minutes=0.001, calib_iters=2, curve_points=1,
               source=src, pictures=0, echo=False, val_images=1,
               cfg_options=FAST + ['model.backbone.init_cfg=None',
-                                  'train_dataloader.batch_size=2'])
+                                  'train_dataloader.batch_size=2',
+                                  # the single-scale test at the tiny image's size, not 2048
+                                  'test_dataloader.dataset.pipeline.1.scale=(320,320)'])
     res = cmp.run_compare('work_dirs/ab', **kw)
     sl = res['slices']
     # a 320 x 320 image is one slice with SAHI's 512 px slices; its 4 aircraft in it
