@@ -71,3 +71,28 @@ FAST = ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=F
         'default_hooks.logger.interval=1']
 # ... and for training runs: no validation at the end (tools/test.py runs CocoMetric instead).
 FAST_TRAIN = FAST + ['train_cfg.val_begin=1000000']
+
+
+def make_airbus_source(root: str) -> None:
+    """Two small Airbus Aircraft images in the source's layout (train/, valid/,
+    annotations.csv): aircraft drawn as bright crosses on grey, boxes as closed pixel
+    polygons (tests/configs/test_airbus_configs.py, tests/tools/test_airbus_compare.py)."""
+    import numpy as np
+    from PIL import Image
+
+    rows = ['id,image_id,geometry,class']
+    rng = np.random.default_rng(0)
+    for sub in ('train', 'valid'):
+        os.makedirs(osp.join(root, sub))
+        img = np.full((320, 320, 3), 90, np.uint8)
+        for k in range(4):
+            x, y = (int(v) for v in rng.integers(10, 250, 2))
+            s = 40 + 5 * k
+            img[y + s // 3:y + 2 * s // 3, x:x + s] = 230  # wings
+            img[y:y + s, x + s // 3:x + 2 * s // 3] = 230  # body
+            poly = [(x, y), (x + s, y), (x + s, y + s), (x, y + s), (x, y)]
+            rows.append(f'{len(rows)},{sub}.jpg,"{poly}",'
+                        f'{"Truncated_airplane" if k == 3 else "Airplane"}')
+        Image.fromarray(img).save(osp.join(root, sub, f'{sub}.jpg'))
+    with open(osp.join(root, 'annotations.csv'), 'w') as f:
+        f.write('\n'.join(rows) + '\n')

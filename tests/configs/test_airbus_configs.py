@@ -1,7 +1,6 @@
 """Every Airbus Aircraft config builds: the config, its `sniper` block applied as the
 runner applies it, and its model (no pretrained weights)."""
 import glob
-import os
 import os.path as osp
 
 import pytest
@@ -13,7 +12,7 @@ import mmsniper  # noqa: F401
 from mmsniper.annotations.airbus_aircraft import convert_airbus_aircraft
 from mmsniper.engine.sniper_settings import apply_sniper_settings
 
-from conftest import FAST, FAST_TRAIN, REPO, run_tool, tool
+from conftest import FAST, FAST_TRAIN, REPO, make_airbus_source, run_tool, tool
 
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'airbus', '*.py')))
 
@@ -21,50 +20,41 @@ CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'airbus', '*.py')))
 def test_there_are_configs():
     names = {osp.basename(c) for c in CONFIGS}
     assert {'sniper_faster_mnv2_airbus.py', 'sniper_faster_mnv2_airbus_neg.py',
-            'sniper_rpn_mnv2_airbus.py'} <= names
+            'sniper_rpn_mnv2_airbus.py', 'faster_mnv2_airbus.py', 'jitter_faster_mnv2_airbus.py',
+            'sahi_faster_mnv2_airbus.py', 'autofocus_faster_mnv2_airbus.py'} <= names
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_builds(path):
-    cfg = apply_sniper_settings(Config.fromfile(path), path)
+    cfg = Config.fromfile(path)
+    sniper = 'sniper' in cfg
+    if sniper:
+        cfg = apply_sniper_settings(cfg, path)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    # the advisor's one level (docs/user_guides/airbus_aircraft.md)
-    assert cfg.sniper.scales == [(1375, 1375)] and cfg.sniper.chip_size == 512
     ds = cfg.train_dataloader.dataset
-    assert ds.type == 'SniperDataset'
-    assert ds.dataset.ann_file == 'annotations/train.json'
-    assert ds.dataset.metainfo['classes'] == ('airplane', )
+    name = osp.basename(path)
+    if name.startswith('sahi_'):  # MMDetection's plain training on SAHI's slices
+        assert ds.type == 'CocoDataset' and ds.ann_file == 'train_512_02_coco.json'
+        assert ds.metainfo['classes'] == ('airplane', )
+    elif sniper:  # the advisor's level (docs/user_guides/airbus_aircraft.md) comes first
+        assert cfg.sniper.scales[0] == (1375, 1375) and cfg.sniper.chip_size == 512
+        assert ds.type == 'SniperDataset'
+        assert ds.dataset.ann_file == 'annotations/train.json'
+        assert ds.dataset.metainfo['classes'] == ('airplane', )
+    else:  # whole images
+        assert ds.type == 'CocoDataset' and ds.ann_file == 'annotations/train.json'
+        assert ds.metainfo['classes'] == ('airplane', )
     assert 'val.json' in cfg.test_evaluator.ann_file
+    if name.startswith('jitter_'):
+        assert cfg.tta_model.type == 'DetTTAModel'
+    if name.startswith('autofocus_'):
+        assert cfg.tta_model.type == 'AutoFocusTTAModel' and len(cfg.sniper.test_scales) == 2
     cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
     if cfg.model.get('roi_head'):
         assert model.roi_head.bbox_head.num_classes == 1
     else:  # the RPN of negative mining
         assert cfg.model.type == 'RPN'
-
-
-def _airbus_source(root: str) -> None:
-    """Two small images in the source's layout (train/, valid/, annotations.csv), aircraft
-    drawn as bright crosses on grey, boxes as closed pixel polygons."""
-    import numpy as np
-    from PIL import Image
-
-    rows = ['id,image_id,geometry,class']
-    rng = np.random.default_rng(0)
-    for sub in ('train', 'valid'):
-        os.makedirs(osp.join(root, sub))
-        img = np.full((320, 320, 3), 90, np.uint8)
-        for k in range(4):
-            x, y = (int(v) for v in rng.integers(10, 250, 2))
-            s = 40 + 5 * k
-            img[y + s // 3:y + 2 * s // 3, x:x + s] = 230  # wings
-            img[y:y + s, x + s // 3:x + 2 * s // 3] = 230  # body
-            poly = [(x, y), (x + s, y), (x + s, y + s), (x, y + s), (x, y)]
-            rows.append(f'{len(rows)},{sub}.jpg,"{poly}",'
-                        f'{"Truncated_airplane" if k == 3 else "Airplane"}')
-        Image.fromarray(img).save(osp.join(root, sub, f'{sub}.jpg'))
-    with open(osp.join(root, 'annotations.csv'), 'w') as f:
-        f.write('\n'.join(rows) + '\n')
 
 
 @pytest.mark.slow
@@ -74,7 +64,7 @@ def test_sniper_airbus_trains_and_tests(tmp_path):
     replaced by 512 x 512 so that each tiny image is one chip), then its own test, the
     ranged pyramid (--tta)."""
     src, out = str(tmp_path / 'src'), str(tmp_path / 'data' / 'airbus_aircraft')
-    _airbus_source(src)
+    make_airbus_source(src)
     report = convert_airbus_aircraft(src, out, num_val=1)
     assert report.splits['train']['boxes'] == report.splits['val']['boxes'] == 4
     cfg = osp.join(REPO, 'configs', 'airbus', 'sniper_faster_mnv2_airbus.py')

@@ -51,7 +51,7 @@ PICTURE_SCORE_THR = 0.3
 
 def negative_proposals(rpn_dir: str, rpn_iters: int = DEFAULT_RPN_ITERS, seed: int = 0,
                        cfg_options: Sequence[str] = (), logs: Optional[str] = None,
-                       echo: bool = True) -> Dict[str, Any]:
+                       echo: bool = True, config: str = RPN_CONFIG) -> Dict[str, Any]:
     """Negative chips' proposals: train the RPN alone on positive chips, extract its
     proposals over the training set at the three test scales; resumable.
 
@@ -59,6 +59,7 @@ def negative_proposals(rpn_dir: str, rpn_iters: int = DEFAULT_RPN_ITERS, seed: i
         rpn_dir (str): the RPN's work dir; the proposals go to ``proposals_train.npz`` in it.
         logs (str, optional): folder of the two logs (``rpn_train.log``,
             ``extract_proposals.log``); default ``rpn_dir``.
+        config (str): the RPN config (checkout-relative), default ScaleShapes'.
 
     Returns:
         dict: ``proposals`` (path), ``rpn`` (:func:`train`'s record), ``extract_seconds``
@@ -66,13 +67,13 @@ def negative_proposals(rpn_dir: str, rpn_iters: int = DEFAULT_RPN_ITERS, seed: i
         re-runs), ``commands``.
     """
     logs = logs or rpn_dir
-    rpn = train(repo_path(RPN_CONFIG), rpn_dir, rpn_iters, seed, cfg_options,
+    rpn = train(repo_path(config), rpn_dir, rpn_iters, seed, cfg_options,
                 log_path=osp.join(logs, 'rpn_train.log'), echo=echo)
     proposals = osp.join(rpn_dir, 'proposals_train.npz')
     # 20-image chunks: an interrupted extraction resumes. 1000 boxes per FPN level
     # before NMS instead of the reference's 6000: a CPU-time saving (about 25% of this
     # step measured on 8 images), not the reference setting; 300 are kept per scale.
-    cmd = tool_cmd('extract_proposals.py', repo_path(RPN_CONFIG), rpn['checkpoint'],
+    cmd = tool_cmd('extract_proposals.py', repo_path(config), rpn['checkpoint'],
                    '--out', proposals, '--chunk', 20, '--nms-pre', 1000)
     if cfg_options:
         cmd += ['--cfg-options', *cfg_options]

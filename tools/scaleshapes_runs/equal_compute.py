@@ -30,9 +30,9 @@ import os
 import os.path as osp
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .demo import DEFAULT_RPN_ITERS, negative_proposals
+from .demo import DEFAULT_RPN_ITERS, RPN_CONFIG, negative_proposals
 from .experiment import (
     _batch_size,
     _read_json,
@@ -152,15 +152,24 @@ def _test(checkpoint: str, work_dir: str, test: str, cfg_options: Sequence[str],
 def run_arm(name: str, out_dir: str, seed: int, budget_s: float, calib_iters: int,
             curve_points: int, rpn_iters: int, cfg_options: Sequence[str],
             iters: Optional[int] = None, final_tests: Sequence[str] = tuple(TESTS),
-            echo: bool = True) -> Dict[str, Any]:
-    """Steps 1-5 for one arm and seed (``iters``: skip the calibration, train this many)."""
-    arm = ARMS[name]
+            echo: bool = True, arms: Optional[Dict[str, Arm]] = None,
+            test_fn: Optional[Callable[..., Dict[str, Any]]] = None,
+            curve_test: str = 'pyramid', rpn_config: str = RPN_CONFIG) -> Dict[str, Any]:
+    """Steps 1-5 for one arm and seed (``iters``: skip the calibration, train this many).
+
+    Other experiments reuse it with their own ``arms`` (name -> :class:`Arm`, default
+    :data:`ARMS`), ``test_fn(checkpoint, work_dir, test, cfg_options, echo) -> dict`` with
+    ``metrics`` (default: ``tools/test.py`` with :data:`TESTS`), the test of the curve's
+    checkpoints (``curve_test``) and the negative chips' RPN config (``rpn_config``).
+    """
+    arm = (arms or ARMS)[name]
+    test_fn = test_fn or _test
     arm_dir = osp.join(out_dir, f'{name}_seed{seed}')
     options = list(cfg_options)
     res: Dict[str, Any] = dict(arm=name, seed=seed, config=arm.config, fixed_seconds=0.0)
     if arm.negatives:  # the RPN and its proposals come out of this arm's budget
         neg = negative_proposals(osp.join(out_dir, f'rpn_seed{seed}'), rpn_iters, seed,
-                                 options, echo=echo)
+                                 options, echo=echo, config=rpn_config)
         rpn_logged = minutes_at(osp.join(out_dir, f'rpn_seed{seed}'), rpn_iters) * 60
         res['fixed_seconds'] = rpn_logged + neg['extract_seconds']
         res['rpn'] = dict(train_seconds_logged=rpn_logged,
@@ -188,20 +197,20 @@ def run_arm(name: str, out_dir: str, seed: int, budget_s: float, calib_iters: in
     curve = []
     for it in points:
         ckpt = osp.join(arm_dir, 'train', f'iter_{it}.pth')
-        r = _test(ckpt, osp.join(arm_dir, f'test_pyramid_iter{it}'), 'pyramid', cfg_options,
-                  echo)
+        r = test_fn(ckpt, osp.join(arm_dir, f'test_{curve_test}_iter{it}'), curve_test,
+                    cfg_options, echo)
         curve.append(dict(iter=it, minutes=minutes_at(osp.join(arm_dir, 'train'), it,
                                                       res['fixed_seconds']),
                           metrics=r['metrics']))
     res['curve'] = curve
     res['minutes'] = curve[-1]['minutes']
-    res['tests'] = {'pyramid': _test(tr['checkpoint'],
-                                     osp.join(arm_dir, f'test_pyramid_iter{iters}'),
-                                     'pyramid', cfg_options, echo)}
+    res['tests'] = {curve_test: test_fn(tr['checkpoint'],
+                                        osp.join(arm_dir, f'test_{curve_test}_iter{iters}'),
+                                        curve_test, cfg_options, echo)}
     for test in final_tests:
-        if test != 'pyramid':
-            res['tests'][test] = _test(tr['checkpoint'], osp.join(arm_dir, f'test_{test}'),
-                                       test, cfg_options, echo)
+        if test != curve_test:
+            res['tests'][test] = test_fn(tr['checkpoint'], osp.join(arm_dir, f'test_{test}'),
+                                         test, cfg_options, echo)
     return res
 
 
@@ -399,25 +408,34 @@ def results_markdown(res: Dict[str, Any]) -> str:
             + inference_table(res) + '\n\n' + claims(res))
 
 
-def plot_curves(res: Dict[str, Any], path: str) -> str:
-    """PNG: AP (ranged pyramid) against training minutes, every arm; seed 1 dashed."""
+def plot_curves(res: Dict[str, Any], path: str, arms: Optional[Dict[str, Arm]] = None,
+                ylabel: str = 'COCO AP (%), SNIPER ranged pyramid',
+                title: Optional[str] = None, xlabel: str = 'training minutes (2 CPU cores)'
+                ) -> str:
+    """PNG: AP (ranged pyramid) against training minutes, every arm; later seeds dashed.
+    Other experiments pass their ``arms`` (name -> :class:`Arm`), labels and title."""
     import matplotlib
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
+    arms = arms or ARMS
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = dict(zip(ARMS, ('#888888', '#2ca02c', '#1f77b4', '#9467bd', '#d62728',
-                              '#ff7f0e')))
-    for key in _ordered(res):
+    colours = dict(zip(arms, ('#888888', '#2ca02c', '#1f77b4', '#9467bd', '#d62728',
+                              '#ff7f0e', '#8c564b', '#e377c2')))
+    first = min(r['seed'] for r in res['runs'].values()) if res['runs'] else 0
+    for key in sorted(res['runs'], key=lambda k: (list(arms).index(res['runs'][k]['arm']),
+                                                  res['runs'][k]['seed'])):
         r = res['runs'][key]
         xs = [0.0] + [p['minutes'] for p in r['curve']]
         ys = [0.0] + [max(p['metrics']['AP'], 0.0) for p in r['curve']]
-        ax.plot(xs, ys, 'o-' if r['seed'] == 0 else 's--', color=colours[r['arm']],
-                label=f'{ARMS[r["arm"]].title}' + (f' (seed {r["seed"]})' if r['seed'] else ''))
-    ax.set_xlabel('training minutes (2 CPU cores)')
-    ax.set_ylabel('COCO AP (%), SNIPER ranged pyramid')
-    ax.set_title(f'ScaleShapes, light MobileNetV2 Faster R-CNN, {res["minutes"]:g} min per arm')
+        ax.plot(xs, ys, 'o-' if r['seed'] == first else 's--', color=colours[r['arm']],
+                label=f'{arms[r["arm"]].title}'
+                + (f' (seed {r["seed"]})' if r['seed'] != first else ''))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or f'ScaleShapes, light MobileNetV2 Faster R-CNN, {res["minutes"]:g} '
+                 'min per arm')
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()

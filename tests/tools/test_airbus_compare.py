@@ -1,0 +1,133 @@
+"""The Airbus Aircraft comparison (tools/analysis_tools/airbus_compare.py): the size-band
+evaluation on a case with a known answer, the plan, and the SAHI arm end to end on two tiny
+generated images (SAHI's slices, training, sahi's sliced prediction, the evaluation), resumed
+without running anything again."""
+from __future__ import annotations
+
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import FAST, REPO, make_airbus_source
+
+sys.path.insert(0, osp.join(REPO, 'tools'))
+from airbus_runs import compare as cmp  # noqa: E402  (tools/, not the library)
+from scaleshapes_runs import experiment as exp  # noqa: E402
+
+from mmsniper.analysis.size_bands import coco_ap_by_size  # noqa: E402
+from mmsniper.annotations.airbus_aircraft import convert_airbus_aircraft  # noqa: E402
+from mmsniper.visualization.comparison import draw_comparison, match_found  # noqa: E402
+
+
+def _gt(boxes):
+    return dict(images=[dict(id=1, width=1000, height=1000, file_name='a.jpg')],
+                categories=[dict(id=1, name='airplane')],
+                annotations=[dict(id=i + 1, image_id=1, category_id=1, bbox=b,
+                                  area=b[2] * b[3], iscrowd=0) for i, b in enumerate(boxes)])
+
+
+def test_size_bands_known_answer():
+    # sqrt(area) 40 and 50 (< 64), 100 (64-128), 200 (> 128), original pixels
+    gt = _gt([[10, 10, 40, 40], [600, 600, 50, 50], [100, 100, 100, 100],
+              [300, 300, 200, 200]])
+    dets = [dict(image_id=1, category_id=1, bbox=[10, 10, 40, 40], score=0.9),
+            dict(image_id=1, category_id=1, bbox=[300, 300, 200, 200], score=0.8)]
+    m = coco_ap_by_size(gt, dets)
+    assert (m['gt_<64'], m['gt_64-128'], m['gt_>128']) == (2, 1, 1)
+    # a band's AP: 101-point interpolated precision; recall 0.5 at precision 1 -> 51 / 101
+    assert m['AP_<64'] == pytest.approx(100 * 51 / 101, abs=0.01)
+    assert m['AP_64-128'] == 0.0 and m['AP_>128'] == 100.0
+    assert m['AP'] == m['AP50'] == m['AP75'] == pytest.approx(100 * 51 / 101, abs=0.01)
+    # a box 0.7 IoU off counts at AP50, not at AP75
+    shifted = [dict(image_id=1, category_id=1, bbox=[300, 300, 200, 140], score=0.9)]
+    m = coco_ap_by_size(_gt([[300, 300, 200, 200]]), shifted)
+    assert m['AP50'] == 100.0 and m['AP75'] == 0.0
+    assert m['AP_<64'] == m['AP_64-128'] == -100.0  # no ground truth there: pycocotools' -1
+    assert coco_ap_by_size(gt, [])['AP'] == 0.0
+    with pytest.raises(ValueError, match='bands'):
+        coco_ap_by_size(gt, dets, bands=((64, 32),))
+
+
+def test_found_and_missed_are_marked():
+    gt = np.array([[0, 0, 100, 100], [200, 200, 300, 300]], float)
+    dets = np.array([[2, 2, 100, 100], [0, 0, 100, 100], [500, 500, 600, 600]], float)
+    found, true = match_found(gt, dets)
+    assert found.tolist() == [True, False]
+    assert true.tolist() == [True, False, False]  # one match per object: the second is false
+    pic = draw_comparison(np.zeros((700, 700, 3), np.uint8), gt,
+                          {'A': (dets, np.array([0.9, 0.8, 0.7])), 'B': (dets[:0], [])},
+                          width=350)
+    assert pic.shape == (350 + 28, 3 * 350, 3) and pic.any()
+
+
+def test_plan_and_dry_run():
+    plan = cmp.plan_runs(list(cmp.ARMS), (0, 1))
+    assert plan[:len(cmp.ARMS)] == [(a, 0) for a in cmp.ARMS]
+    assert plan[len(cmp.ARMS):] == [('sniper', 1), ('sahi', 1), ('mmdet_best', 1)]
+    assert cmp.plan_runs(['sniper'], (0, 1)) == [('sniper', 0), ('sniper', 1)]
+    assert cmp.applicable_tests('sniper') == ['single', 'dettta', 'pyramid', 'sahi']
+    assert 'autofocus' in cmp.applicable_tests('autofocus')
+    text = cmp.dry_run_text(None, (0, 1), 25, 20, 4)
+    assert 'estimated machine time' in text and 'sahi seed 1' in text
+    runs = {'single_scale_seed0': dict(tests={'single': dict(metrics=dict(AP=3.0))}),
+            'jitter_seed0': dict(tests={'dettta': dict(metrics=dict(AP=4.0))})}
+    assert cmp._mmdet_best(runs, 0) == 'jitter'
+    with pytest.raises(ValueError, match='arms'):
+        cmp.run_compare('x', arms=['nope'])
+
+
+@pytest.mark.slow
+def test_sahi_arm_end_to_end_and_resume(tmp_path, monkeypatch):
+    """SAHI's slices, its fine-tuning (calibrated, then trained), sahi's sliced prediction
+    through its MMDetection wrapper, the size-band evaluation; then nothing runs again."""
+    src = str(tmp_path / 'src')
+    make_airbus_source(src)
+    monkeypatch.chdir(tmp_path)
+    for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        monkeypatch.setenv(k, '2')
+    convert_airbus_aircraft(src, 'data/airbus_aircraft', num_val=1)
+    # SAHI's own test, and one tools/test.py test way (its detections, the subset's files)
+    monkeypatch.setattr(cmp, 'TESTS', {'sahi': cmp.TESTS['sahi'], 'single': cmp.TESTS['single']})
+    kw = dict(arms=('sahi',), seeds=(0,), minutes=0.001, calib_iters=2, curve_points=1,
+              source=src, pictures=0, echo=False, val_images=1,
+              cfg_options=FAST + ['model.backbone.init_cfg=None',
+                                  'train_dataloader.batch_size=2',
+                                  # the single-scale test at the tiny image's size, not 2048
+                                  'test_dataloader.dataset.pipeline.1.scale=(320,320)'])
+    res = cmp.run_compare('work_dirs/ab', **kw)
+    sl = res['slices']
+    # a 320 x 320 image is one slice with SAHI's 512 px slices; its 4 aircraft in it
+    assert sl['images'] == 1 and sl['boxes'] == 4
+    with open(sl['ann_file']) as f:
+        assert len(json.load(f)['images']) == 1
+    r = res['runs']['sahi_seed0']
+    assert r['clamped'] and r['iters'] == 1 and r['sec_per_iter_calibrated'] > 0
+    t = r['tests']['sahi']
+    assert 'sahi_predict.py' in t['command'] and t['sec_per_img'] > 0 and t['peak_rss_mb'] > 0
+    assert {'AP', 'AP50', 'AP75', 'AP_<64', 'AP_64-128', 'AP_>128'} <= set(t['metrics'])
+    assert t['metrics']['gt_<64'] == 4  # the val image's crosses: 40-55 px
+    with open(t['detections']) as f:
+        dets = json.load(f)
+    assert all(d['category_id'] == 1 and d['image_id'] == 1 for d in dets)
+    single = r['tests']['single']
+    assert 'test_evaluator.outfile_prefix=' in single['command'] and 'val_first1.json' in \
+        single['command']
+    assert single['metrics']['gt_<64'] == 4 and single['sec_per_img'] > 0
+    assert osp.isfile(single['detections'])
+    assert 'first 1 validation images only' in open('work_dirs/ab/results.md').read()
+    assert len(r['curve']) == 1 and r['curve'][0]['minutes'] > 0
+    for name in ('results.json', 'results.md', 'results.png'):
+        assert osp.getsize(osp.join('work_dirs', 'ab', name)) > 0, name
+
+    def boom(*args, **kwargs):
+        raise AssertionError(f'a finished step ran again: {args[0]}')
+
+    monkeypatch.setattr(exp, 'run_logged', boom)
+    monkeypatch.setattr(cmp, 'run_logged', boom)
+    again = cmp.run_compare('work_dirs/ab', **kw)
+    assert again['runs']['sahi_seed0']['tests'] == r['tests']
+    with pytest.raises(ValueError, match='val_images'):
+        cmp.run_compare('work_dirs/ab', **dict(kw, val_images=None))

@@ -1,0 +1,506 @@
+"""SNIPER against what users run for small objects, on real satellite images (issue #29).
+
+Driver of ``tools/analysis_tools/airbus_compare.py`` (docs/user_guides/airbus_aircraft.md,
+docs/reports/airbus_aircraft.md), built on the ScaleShapes equal-compute experiment's
+machinery (:mod:`scaleshapes_runs.equal_compute`, :mod:`scaleshapes_runs.experiment`):
+every arm trains the same light ImageNet MobileNetV2 Faster R-CNN on the Airbus Aircraft
+training split for the same calibrated training minutes:
+
+1. data: ``data/airbus_aircraft`` converted from the shared folder when missing; SAHI's
+   training slices (``sahi.slicing.slice_coco``) cut once;
+2. calibrate each arm (``calib_iters`` iterations), train ``(budget - fixed costs) / s per
+   iteration`` iterations (SNIPER with negatives pays its RPN and proposals from its budget),
+   a checkpoint at every ``1 / curve_points`` of the run, each tested with the arm's own
+   test way: AP against training minutes;
+3. every final model of the first seed tested every way that applies (:data:`TESTS`), with
+   AP, AP50, AP75 and AP in size bands at ORIGINAL resolution
+   (:func:`mmsniper.analysis.size_bands.coco_ap_by_size`), seconds per image and the peak
+   resident memory of the test's process;
+4. more seeds (``seeds[1:]``) for SNIPER, SAHI and the better MMDetection arm of the first
+   seed, same iterations, their own test way;
+5. ``OUT/results.{json,md,png}`` (tables, the issue's goals checked per seed, AP against
+   minutes) and ``OUT/pictures/`` (ground truth | SNIPER | SAHI on validation images).
+
+Resumable across sessions: every calibration, training (resumed from its last checkpoint),
+test, the slices and the RPN step are kept under ``OUT/`` and skipped when done.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from scaleshapes_runs import equal_compute as ec
+from scaleshapes_runs.equal_compute import Arm, _ap, _f
+from scaleshapes_runs.experiment import (
+    _batch_size,
+    _read_json,
+    _write_json,
+    format_cmd,
+    machine_description,
+    median_test_sec_per_img,
+    repo_path,
+    run_logged,
+    tool_cmd,
+    write_results,
+)
+
+from .sahi_arm import prepare_slices
+
+
+@dataclass(frozen=True)
+class Test:
+    """A way of testing: ``kind`` ``'tool'`` (``tools/test.py config [--tta]``) or
+    ``'sahi'`` (:func:`airbus_runs.sahi_arm.sliced_predictions` with ``config``);
+    ``focus``: needs a model with the FocusPixel branch; ``mpx``: rough megapixels one
+    2560 x 2560 image costs (the dry run's estimate only)."""
+
+    config: str
+    tta: bool
+    title: str
+    kind: str = 'tool'
+    focus: bool = False
+    mpx: float = 0.0
+
+
+_CFG = 'configs/airbus/'
+ARMS: Dict[str, Arm] = {
+    'single_scale': Arm(_CFG + 'faster_mnv2_airbus.py', 'single-scale (2048)', 'single'),
+    'jitter': Arm(_CFG + 'jitter_faster_mnv2_airbus.py', 'MMDetection multi-scale jitter',
+                  'dettta'),
+    'sahi': Arm(_CFG + 'sahi_faster_mnv2_airbus.py', 'SAHI slice fine-tuning', 'sahi'),
+    'sniper': Arm(_CFG + 'sniper_faster_mnv2_airbus.py', 'SNIPER chips', 'pyramid'),
+    'sniper_neg': Arm(_CFG + 'sniper_faster_mnv2_airbus_neg.py', 'SNIPER + negative chips',
+                      'pyramid', negatives=True),
+    'autofocus': Arm(_CFG + 'autofocus_faster_mnv2_airbus.py',
+                     'AutoFocus (SNIPER chips + focus branch)', 'autofocus'),
+}
+#: Every model loads into every config (one architecture; the focus branch's weights are
+#: left out where the config has none).
+TESTS: Dict[str, Test] = {
+    'single': Test(_CFG + 'faster_mnv2_airbus.py', False, 'single scale (2048)', mpx=4.2),
+    'dettta': Test(_CFG + 'jitter_faster_mnv2_airbus.py', True,
+                   'MMDetection DetTTAModel (3 scales x flip)', mpx=29.4),
+    'pyramid': Test(_CFG + 'sniper_faster_mnv2_airbus.py', True, 'SNIPER ranged pyramid',
+                    mpx=1.9),
+    'autofocus': Test(_CFG + 'autofocus_faster_mnv2_airbus.py', True, 'AutoFocus',
+                      focus=True, mpx=1.5),
+    'sahi': Test(_CFG + 'sahi_faster_mnv2_airbus.py', False,
+                 'SAHI sliced prediction (get_sliced_prediction)', kind='sahi', mpx=9.7),
+}
+RPN_CONFIG = _CFG + 'sniper_rpn_mnv2_airbus.py'
+#: Arms trained with every seed; 'mmdet_best' is the better of single_scale and jitter
+#: (their own test ways' AP in the first seed).
+MULTI_SEED_ARMS = ('sniper', 'sahi', 'mmdet_best')
+DEFAULT_MINUTES = 25.0
+DEFAULT_SEEDS = (0, 1)
+DEFAULT_CALIB_ITERS = 20
+DEFAULT_CURVE_POINTS = 4
+DEFAULT_RPN_ITERS = 100
+DATA_ROOT = 'data/airbus_aircraft'
+DEFAULT_SOURCE = '../shared/data/airbus-aircraft'
+#: Rough costs for ``--dry-run`` only (assumptions, not measurements): training seconds per
+#: iteration of each arm, inference seconds per megapixel, seconds to start a tool.
+EST_SEC_PER_ITER = dict(single_scale=10.0, jitter=9.0, sahi=4.0, sniper=4.0, sniper_neg=4.0,
+                        autofocus=4.5)
+EST_SEC_PER_MPX = 0.6
+EST_STARTUP_S = 20.0
+
+
+# -- data ------------------------------------------------------------------------------------
+def ensure_airbus_data(data_root: str = DATA_ROOT, source: str = DEFAULT_SOURCE,
+                       echo: bool = True) -> str:
+    """``data_root`` with ``annotations/{train,val}.json``, converted from ``source`` (the
+    shared Airbus Aircraft folder) when missing; a converted folder is used as it is."""
+    if all(osp.isfile(osp.join(data_root, 'annotations', f'{s}.json')) for s in ('train', 'val')):
+        return data_root
+    if not osp.isfile(osp.join(source, 'annotations.csv')):
+        raise FileNotFoundError(
+            f'{data_root}/annotations/{{train,val}}.json are missing and {source}/annotations.csv'
+            ' does not exist: give the Airbus Aircraft folder with --source (read its '
+            'SOURCE.md) or convert it first with tools/dataset_converters/airbus_aircraft.py')
+    from mmsniper.annotations.airbus_aircraft import convert_airbus_aircraft
+
+    if echo:
+        print(f'converting {source} -> {data_root} ...', flush=True)
+    convert_airbus_aircraft(source, data_root)
+    return data_root
+
+
+# -- tests -----------------------------------------------------------------------------------
+def _peak(cmd: List[str], record: str) -> List[str]:
+    return [sys.executable, repo_path('tools/airbus_runs/peak_rss.py'), record, '--', *cmd]
+
+
+def run_test(checkpoint: str, work_dir: str, test: str, data_root: str = DATA_ROOT,
+             cfg_options: Sequence[str] = (), echo: bool = True,
+             val_ann: Optional[str] = None) -> Dict[str, Any]:
+    """One test way of one checkpoint on the validation split (or ``val_ann``, a COCO file
+    of some of its images); cached in ``work_dir/metrics.json`` (a finished test is not run
+    again).
+
+    Returns:
+        dict: ``metrics`` (:func:`~mmsniper.analysis.size_bands.coco_ap_by_size`: AP, AP50,
+        AP75, AP per band), ``sec_per_img`` (median seconds per 2560 x 2560 image),
+        ``peak_rss_mb`` (the test process's peak resident memory), ``seconds``,
+        ``command``, ``detections`` (path of the COCO results).
+    """
+    from mmsniper.analysis.size_bands import coco_ap_by_size
+
+    cache = osp.join(work_dir, 'metrics.json')
+    if osp.isfile(cache):
+        return _read_json(cache)
+    t = TESTS[test]
+    os.makedirs(work_dir, exist_ok=True)
+    gt = val_ann or osp.join(data_root, 'annotations', 'val.json')
+    log, peak = osp.join(work_dir, 'test.out'), osp.join(work_dir, 'peak_rss.json')
+    if t.kind == 'sahi':
+        dets = osp.join(work_dir, 'detections.bbox.json')
+        cmd = [sys.executable, repo_path('tools/airbus_runs/sahi_predict.py'),
+               repo_path(t.config), checkpoint, gt, osp.join(data_root, 'images'), dets]
+    else:
+        dets = osp.join(work_dir, 'detections.bbox.json')
+        cmd = tool_cmd('test.py', repo_path(t.config), checkpoint, '--work-dir', work_dir)
+        if t.tta:
+            cmd.append('--tta')
+        cmd += ['--cfg-options', f'test_evaluator.outfile_prefix={work_dir}/detections',
+                *([f'test_dataloader.dataset.ann_file={osp.abspath(gt)}',
+                   f'test_evaluator.ann_file={osp.abspath(gt)}'] if val_ann else []),
+                *cfg_options]
+    secs = run_logged(_peak(cmd, peak), log, echo)
+    if t.kind == 'sahi':
+        sec_per_img = _read_json(dets + '.timing.json')['sec_per_img']
+    else:
+        sec_per_img = median_test_sec_per_img(log)
+    out = dict(metrics=coco_ap_by_size(gt, dets), sec_per_img=sec_per_img,
+               peak_rss_mb=_read_json(peak)['peak_rss_mb'], seconds=secs,
+               command=format_cmd(cmd), detections=dets)
+    _write_json(cache, out)
+    return out
+
+
+def applicable_tests(arm: str, tests: Sequence[str] = tuple(TESTS)) -> List[str]:
+    """The test ways that apply to an arm's model (AutoFocus only with the focus branch)."""
+    return [t for t in tests if not TESTS[t].focus or ARMS[arm].config == TESTS[t].config]
+
+
+# -- training --------------------------------------------------------------------------------
+def run_arm(name: str, out_dir: str, seed: int, budget_s: float, calib_iters: int,
+            curve_points: int, rpn_iters: int, data_root: str, cfg_options: Sequence[str],
+            iters: Optional[int] = None, final_tests: Sequence[str] = (),
+            echo: bool = True, val_ann: Optional[str] = None) -> Dict[str, Any]:
+    """Calibrate (unless ``iters``), train, test the curve's checkpoints with the arm's own
+    test way and the final model with ``final_tests`` (those that apply), for one arm and
+    seed: :func:`scaleshapes_runs.equal_compute.run_arm` with this experiment's arms, tests
+    (:func:`run_test`) and RPN."""
+    def test_fn(checkpoint: str, work_dir: str, test: str, options: Sequence[str],
+                echo: bool) -> Dict[str, Any]:
+        return run_test(checkpoint, work_dir, test, data_root, options, echo, val_ann)
+
+    res = ec.run_arm(name, out_dir, seed, budget_s, calib_iters, curve_points, rpn_iters,
+                     cfg_options, iters=iters, final_tests=applicable_tests(name, final_tests),
+                     echo=echo, arms=ARMS, test_fn=test_fn, curve_test=ARMS[name].natural_test,
+                     rpn_config=RPN_CONFIG)
+    res['batch_size'] = _batch_size(repo_path(res['config']), cfg_options)
+    return res
+
+
+def _mmdet_best(runs: Dict[str, Any], seed: int) -> Optional[str]:
+    """The MMDetection arm (single_scale or jitter) with the higher AP in its own test way
+    in ``seed``; None until both ran."""
+    aps = {a: _ap(runs[f'{a}_seed{seed}'], ARMS[a].natural_test)
+           for a in ('single_scale', 'jitter') if f'{a}_seed{seed}' in runs}
+    return max(aps, key=aps.get) if len(aps) == 2 else None
+
+
+def plan_runs(arms: Sequence[str], seeds: Sequence[int]) -> List[Tuple[str, int]]:
+    """``(arm, seed)`` in running order: every arm with ``seeds[0]``, then the multi-seed arms
+    (``'mmdet_best'`` resolved once the first seed's two MMDetection arms are done)."""
+    plan = [(a, seeds[0]) for a in arms]
+    for s in seeds[1:]:
+        plan += [(a, s) for a in MULTI_SEED_ARMS if a in arms or (
+            a == 'mmdet_best' and {'single_scale', 'jitter'} <= set(arms))]
+    return plan
+
+
+def estimate(arms: Sequence[str], seeds: Sequence[int], minutes: float, calib_iters: int,
+             curve_points: int, val_images: int = 25) -> Dict[str, Any]:
+    """Rough machine time of a run (``--dry-run``), from :data:`EST_SEC_PER_ITER`,
+    :data:`EST_SEC_PER_MPX` and :data:`EST_STARTUP_S`: assumptions, not measurements.
+
+    Returns:
+        dict: ``steps`` (list of ``(what, minutes)``) and ``total_minutes``.
+    """
+    steps = []
+
+    def test_min(test: str) -> float:
+        return (EST_STARTUP_S + val_images * TESTS[test].mpx * EST_SEC_PER_MPX) / 60
+
+    for arm, seed in plan_runs(arms, seeds):
+        real = 'jitter' if arm == 'mmdet_best' else arm  # the costlier of the two
+        t = ARMS[real]
+        first = seed == seeds[0]
+        cal = (calib_iters * EST_SEC_PER_ITER[real] + EST_STARTUP_S) / 60 if first else 0.0
+        tests = applicable_tests(real) if first else [t.natural_test]
+        test = (curve_points - 1) * test_min(t.natural_test) + sum(map(test_min, tests))
+        steps.append((f'{arm} seed {seed}: calibration {cal:.0f} + training {minutes:g} + '
+                      f'{curve_points - 1 + len(tests)} tests {test:.0f} min',
+                      cal + minutes + test))
+    total = sum(m for _, m in steps) + (10.0 if 'sahi' in arms else 0.0)  # slicing, rough
+    return dict(steps=steps, total_minutes=total)
+
+
+def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFAULT_MINUTES,
+                arms: Optional[Sequence[str]] = None, seeds: Sequence[int] = DEFAULT_SEEDS,
+                calib_iters: int = DEFAULT_CALIB_ITERS,
+                curve_points: int = DEFAULT_CURVE_POINTS, rpn_iters: int = DEFAULT_RPN_ITERS,
+                data_root: str = DATA_ROOT, source: str = DEFAULT_SOURCE,
+                cfg_options: Sequence[str] = (), pictures: int = 4,
+                val_images: Optional[int] = None, echo: bool = True) -> Dict[str, Any]:
+    """Every arm for ``minutes`` calibrated training minutes, every test way; resumable.
+
+    Args:
+        out_dir (str): ``<arm>_seed<k>/`` per run, ``rpn_seed<k>/``, ``results.{json,md,png}``,
+            ``pictures/``.
+        minutes (float): training budget of every arm (logged iteration time).
+        arms (Sequence[str], optional): keys of :data:`ARMS` (default all).
+        seeds (Sequence[int]): the first trains every arm; the others :data:`MULTI_SEED_ARMS`.
+        calib_iters, curve_points, rpn_iters (int): as in ``equal_compute.py``.
+        data_root (str): the converted data (relative to the working directory, as the
+            configs expect); converted from ``source`` when missing.
+        cfg_options (Sequence[str]): ``key=value`` overrides for every tool run.
+        pictures (int): validation images drawn as ground truth | SNIPER | SAHI.
+        val_images (int, optional): test on the first this many validation images only
+            (smoke runs and tests; its numbers are not the comparison's). An output
+            directory keeps the value it was started with.
+
+    Returns:
+        dict: the content of ``results.json``: ``runs`` (``<arm>_seed<k>`` -> record),
+        ``minutes``, ``seeds``, ``machine``, ``seconds``, ``slices``.
+    """
+    arms = list(ARMS) if arms is None else list(arms)
+    bad = [a for a in arms if a not in ARMS]
+    if bad or not arms:
+        raise ValueError(f'arms: expected names among {list(ARMS)}, got {arms}')
+    if minutes <= 0 or calib_iters < 2 or curve_points < 1 or not seeds:
+        raise ValueError(f'minutes > 0, calib_iters >= 2, curve_points >= 1 and a seed '
+                         f'expected; got {minutes}, {calib_iters}, {curve_points}, {seeds}')
+    t0 = time.perf_counter()
+    os.makedirs(out_dir, exist_ok=True)
+    path = osp.join(out_dir, 'results.json')
+    prior = _read_json(path) if osp.isfile(path) else {}
+    if prior and prior.get('val_images') != val_images:
+        raise ValueError(f'{out_dir} was run with val_images={prior.get("val_images")}, now '
+                         f'{val_images}: its finished tests would mix; use another --out')
+    ensure_airbus_data(data_root, source, echo)
+    val_ann = None
+    if val_images:
+        val = _read_json(osp.join(data_root, 'annotations', 'val.json'))
+        keep = {im['id'] for im in val['images'][:val_images]}
+        val_ann = osp.abspath(osp.join(out_dir, f'val_first{val_images}.json'))
+        _write_json(val_ann, dict(val, images=val['images'][:val_images],
+                                  annotations=[a for a in val['annotations']
+                                               if a['image_id'] in keep]))
+    res: Dict[str, Any] = dict(minutes=minutes, seeds=list(seeds), calib_iters=calib_iters,
+                               curve_points=curve_points, rpn_iters=rpn_iters,
+                               val_images=val_images, machine=machine_description(),
+                               runs={})
+    res['train_images'] = len(_read_json(osp.join(data_root, 'annotations',
+                                                  'train.json'))['images'])
+    if 'sahi' in arms:
+        res['slices'] = prepare_slices(data_root, echo)
+    # every iteration logged: a short calibration has iteration times to read, and a test
+    # its median seconds per image from every image (iterations here last seconds)
+    cfg_options = ['default_hooks.logger.interval=1', *cfg_options]
+    plan = plan_runs(arms, seeds)
+    for n, (name, seed) in enumerate(plan, 1):
+        if name == 'mmdet_best':
+            name = _mmdet_best(res['runs'], seeds[0])
+            if name is None:  # the first seed did not run both MMDetection arms
+                continue
+        if echo:
+            print(f'\n=== [{n}/{len(plan)}] {ARMS[name].title}, seed {seed} ===', flush=True)
+        first = res['runs'].get(f'{name}_seed{seeds[0]}')
+        r = run_arm(name, out_dir, seed, minutes * 60, calib_iters, curve_points, rpn_iters,
+                    data_root, cfg_options,
+                    iters=first['iters'] if seed != seeds[0] and first else None,
+                    final_tests=tuple(TESTS) if seed == seeds[0] else (), echo=echo,
+                    val_ann=val_ann)
+        res['runs'][f'{name}_seed{seed}'] = r
+        res['seconds'] = prior.get('seconds', 0.0) + time.perf_counter() - t0
+        write_results(out_dir, res, results_markdown(res), plot_curves)
+    if pictures:
+        res['pictures'] = draw_pictures(res, out_dir, data_root, pictures, val_ann)
+    res['seconds'] = prior.get('seconds', 0.0) + time.perf_counter() - t0
+    write_results(out_dir, res, results_markdown(res), plot_curves)
+    return res
+
+
+# -- reading the results ---------------------------------------------------------------------
+def _ordered(res: Dict[str, Any]) -> List[str]:
+    return sorted(res['runs'], key=lambda k: (list(ARMS).index(res['runs'][k]['arm']),
+                                              res['runs'][k]['seed']))
+
+
+def _bands(res: Dict[str, Any]) -> List[str]:
+    for r in res['runs'].values():
+        for t in r['tests'].values():
+            return [k for k in t['metrics'] if k.startswith('AP_')]
+    return []
+
+
+def results_table(res: Dict[str, Any]) -> str:
+    """One row per run: its own test way's AP, iterations, minutes."""
+    rows = ['| arm | seed | own test | AP | AP50 | AP75 | iterations (s / it) | epochs '
+            '| train min | wall min |', '|---' * 10 + '|']
+    for key in _ordered(res):
+        r = res['runs'][key]
+        arm = ARMS[r['arm']]
+        m = r['tests'][arm.natural_test]['metrics']
+        cal = r.get('sec_per_iter_calibrated')
+        rows.append(f'| {arm.title} | {r["seed"]} | {TESTS[arm.natural_test].title} | '
+                    f'{_f(m["AP"])} | {_f(m["AP50"])} | {_f(m["AP75"])} | {r["iters"]}'
+                    + (f' ({cal:.2f})' if cal else '') + f' | {_f(epochs(res, r))} | '
+                    f'{r["minutes"]:.1f} | '
+                    f'{((r.get("train_wall_seconds") or 0) + r["fixed_seconds"]) / 60:.1f} |')
+    return '\n'.join(rows)
+
+
+def epochs(res: Dict[str, Any], run: Dict[str, Any]) -> Optional[float]:
+    """Passes over the training images (whole-image arms) or SAHI's slices; None for the
+    chip arms (their chips per epoch vary with the plan)."""
+    per_epoch = {'single_scale': res.get('train_images'), 'jitter': res.get('train_images'),
+                 'sahi': res.get('slices', {}).get('images')}.get(run['arm'])
+    return run['iters'] * run['batch_size'] / per_epoch if per_epoch else None
+
+
+def tests_table(res: Dict[str, Any]) -> str:
+    """Every test way of every first-seed model: AP, AP50, AP75, AP per size band, seconds
+    per image, peak memory."""
+    bands = _bands(res)
+    rows = ['| trained | tested | AP | AP50 | AP75 | ' + ' | '.join(
+        f'AP {b[3:]} px' for b in bands) + ' | s / image | peak MB |',
+        '|---' * (7 + len(bands)) + '|']
+    for key in _ordered(res):
+        r = res['runs'][key]
+        if r['seed'] != res['seeds'][0]:
+            continue
+        for test, t in r['tests'].items():
+            m = t['metrics']
+            rows.append(f'| {ARMS[r["arm"]].title} | {TESTS[test].title} | {_f(m["AP"])} | '
+                        f'{_f(m["AP50"])} | {_f(m["AP75"])} | '
+                        + ' | '.join(_f(m.get(b)) for b in bands)
+                        + f' | {_f(t.get("sec_per_img"), ".2f")} | '
+                        f'{_f(t.get("peak_rss_mb"), ".0f")} |')
+    return '\n'.join(rows)
+
+
+def claims(res: Dict[str, Any]) -> str:
+    """The issue's goals, checked from the numbers (only for what ran), per seed."""
+    runs, lines = res['runs'], []
+    seeds = sorted({r['seed'] for r in runs.values()})
+    pairs = [(s, runs[f'sniper_seed{s}'], runs[f'sahi_seed{s}']) for s in seeds
+             if f'sniper_seed{s}' in runs and f'sahi_seed{s}' in runs]
+    if pairs:
+        diffs = [(s, _ap(a, 'pyramid') - _ap(b, 'sahi')) for s, a, b in pairs]
+        holds = all(d >= 0 for _, d in diffs)
+        lines.append(f'- SNIPER\'s ranged pyramid >= SAHI (its sliced prediction) at equal '
+                     f'minutes in every seed: {"holds" if holds else "does NOT hold"} ('
+                     + ', '.join(f'seed {s}: {_ap(a, "pyramid"):.1f} vs {_ap(b, "sahi"):.1f}, '
+                                 f'{d:+.1f}' for (s, a, b), (_, d) in zip(pairs, diffs)) + ').')
+    s0 = res['seeds'][0]
+    single = runs.get(f'single_scale_seed{s0}')
+    if single and (epochs(res, single) or 0) < 4:
+        lines.append(f'- single-scale at 2048 trained {_f(epochs(res, single))} epochs, under the '
+                     '4 its size was chosen for (docs/user_guides/airbus_aircraft.md): by that '
+                     'rule the next size down (1664) is the one to run.')
+    af, sn, sa = (runs.get(f'{a}_seed{s0}') for a in ('autofocus', 'sniper', 'sahi'))
+    if af and sn and sa and 'autofocus' in af['tests']:
+        d = _ap(af, 'autofocus') - _ap(sn, 'pyramid')
+        ratio = af['tests']['autofocus']['sec_per_img'] / sa['tests']['sahi']['sec_per_img']
+        ok = d >= -1.0 and ratio <= 0.5
+        lines.append(f'- AutoFocus within 1 AP of SNIPER\'s pyramid at <= 0.5x SAHI\'s seconds '
+                     f'per image (seed {s0}): {"holds" if ok else "does NOT hold"} (AutoFocus '
+                     f'{_ap(af, "autofocus"):.1f} AP, SNIPER pyramid {_ap(sn, "pyramid"):.1f}: '
+                     f'{d:+.1f}; {ratio:.2f}x SAHI\'s s / image).')
+    return '\n'.join(lines)
+
+
+def results_markdown(res: Dict[str, Any]) -> str:
+    """``results.md``: budget, the runs, every test way, the goals."""
+    subset = (f' **Tested on the first {res["val_images"]} validation images only: a smoke '
+              'run, not the comparison.**' if res.get('val_images') else '')
+    return (f'Budget: {res["minutes"]:g} calibrated training minutes per arm; seeds '
+            f'{res["seeds"]}; {res["machine"]}.{subset}\n\n' + results_table(res)
+            + '\n\nEvery test way of every model (first seed; AP by sqrt(area) band at full '
+            'resolution):\n\n' + tests_table(res) + '\n\n' + claims(res))
+
+
+def plot_curves(res: Dict[str, Any], path: str) -> str:
+    """PNG: AP (each arm's own test way) against training minutes; later seeds dashed
+    (:func:`scaleshapes_runs.equal_compute.plot_curves`)."""
+    return ec.plot_curves(res, path, ARMS, ylabel='COCO AP (%), each arm\'s own test way',
+                          xlabel='training minutes',
+                          title=f'Airbus Aircraft, MobileNetV2 Faster R-CNN, '
+                          f'{res["minutes"]:g} min per arm')
+
+
+def draw_pictures(res: Dict[str, Any], out_dir: str, data_root: str,
+                  count: int = 4, val_ann: Optional[str] = None) -> List[str]:
+    """``OUT/pictures/<image>.jpg``: ground truth | SNIPER (ranged pyramid) | SAHI (sliced
+    prediction), first seed, for the ``count`` validation images with the most aircraft;
+    nothing without both runs."""
+    import cv2
+    import numpy as np
+
+    from mmsniper.visualization.comparison import draw_comparison
+
+    s0 = res['seeds'][0]
+    sn, sa = res['runs'].get(f'sniper_seed{s0}'), res['runs'].get(f'sahi_seed{s0}')
+    if not (sn and sa and 'pyramid' in sn['tests'] and 'sahi' in sa['tests']):
+        return []
+    gt = _read_json(val_ann or osp.join(data_root, 'annotations', 'val.json'))
+    dets = {'SNIPER (ranged pyramid)': _read_json(sn['tests']['pyramid']['detections']),
+            'SAHI (sliced prediction)': _read_json(sa['tests']['sahi']['detections'])}
+
+    def xyxy(rows: List[dict], key: str = 'bbox') -> np.ndarray:
+        b = np.array([r[key] for r in rows], np.float64).reshape(-1, 4)
+        return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
+
+    per_img: Dict[int, List[dict]] = {}
+    for a in gt['annotations']:
+        per_img.setdefault(a['image_id'], []).append(a)
+    images = sorted(gt['images'], key=lambda im: -len(per_img.get(im['id'], [])))[:count]
+    paths = []
+    for im in images:
+        img = cv2.imread(osp.join(data_root, 'images', im['file_name']))
+        if img is None:
+            raise FileNotFoundError(f'image id {im["id"]}: cannot read {im["file_name"]}')
+        panels = {}
+        for title, rows in dets.items():
+            mine = [d for d in rows if d['image_id'] == im['id']]
+            panels[title] = (xyxy(mine), np.array([d['score'] for d in mine]))
+        pic = draw_comparison(img, xyxy(per_img.get(im['id'], [])), panels)
+        path = osp.join(out_dir, 'pictures',
+                        osp.splitext(osp.basename(im['file_name']))[0] + '.jpg')
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        cv2.imwrite(path, pic, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        paths.append(path)
+    return paths
+
+
+def dry_run_text(arms: Optional[Sequence[str]], seeds: Sequence[int], minutes: float,
+                 calib_iters: int, curve_points: int) -> str:
+    """``--dry-run``: the plan and its estimated machine time."""
+    arms = list(ARMS) if arms is None else list(arms)
+    est = estimate(arms, seeds, minutes, calib_iters, curve_points)
+    lines = [f'plan: {len(est["steps"])} runs, {minutes:g} calibrated training minutes each, '
+             f'seeds {list(seeds)} (later seeds: {", ".join(MULTI_SEED_ARMS)})']
+    lines += [f'  {what}' for what, _ in est['steps']]
+    lines.append(f'estimated machine time: {est["total_minutes"] / 60:.1f} h '
+                 f'({est["total_minutes"]:.0f} min; rough: assumed s / iteration and '
+                 f's / Mpx, see tools/airbus_runs/compare.py)')
+    return '\n'.join(lines)

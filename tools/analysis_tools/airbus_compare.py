@@ -1,0 +1,79 @@
+"""SNIPER against single-scale, MMDetection multi-scale jitter and SAHI on the Airbus Aircraft
+satellite images, at equal calibrated training minutes; see ``--help``."""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import _bootstrap  # noqa: E402,F401  (checkout first on sys.path)
+
+
+def main() -> None:
+    from airbus_runs.compare import (
+        ARMS,
+        DATA_ROOT,
+        DEFAULT_CALIB_ITERS,
+        DEFAULT_CURVE_POINTS,
+        DEFAULT_MINUTES,
+        DEFAULT_SEEDS,
+        DEFAULT_SOURCE,
+        MULTI_SEED_ARMS,
+        dry_run_text,
+        results_markdown,
+        run_compare,
+    )
+
+    p = argparse.ArgumentParser(
+        description='Train the light MobileNetV2 Faster R-CNN on the Airbus Aircraft training '
+        'split six ways for the SAME calibrated training minutes: single-scale whole images, '
+        'MMDetection multi-scale jitter, SAHI slice-based fine-tuning (sahi.slicing.slice_coco, '
+        '512 px, overlap 0.2), SNIPER chips, SNIPER with negative chips (its RPN paid from its '
+        'budget), AutoFocus. Every final model is tested every way that applies: single scale, '
+        'DetTTAModel, SNIPER\'s ranged pyramid, AutoFocus (its own model), SAHI\'s '
+        'get_sliced_prediction; AP, AP50, AP75, AP by size band (<64, 64-128, >128 px, full '
+        'resolution), seconds per image, peak memory. Later seeds for ' + ', '.join(
+            MULTI_SEED_ARMS) + '. Writes OUT/results.{md,json,png} and OUT/pictures/. '
+        'Resumable, also in a later session. Converts the data when missing. Run from the '
+        f'directory that holds {DATA_ROOT}; --dry-run prints the plan and its estimated time.')
+    p.add_argument('--out', default='work_dirs/airbus_compare', help='output directory')
+    p.add_argument('--minutes', type=float, default=DEFAULT_MINUTES,
+                   help=f'training budget of every arm, minutes (default {DEFAULT_MINUTES:g})')
+    p.add_argument('--arms', nargs='+', default=None, choices=list(ARMS),
+                   help='which arms (default: all, in this order: ' + ', '.join(ARMS) + ')')
+    p.add_argument('--seeds', nargs='+', type=int, default=list(DEFAULT_SEEDS),
+                   help='seeds: the first trains every arm, the others '
+                   + ', '.join(MULTI_SEED_ARMS) + ' (default: 0 1)')
+    p.add_argument('--calib-iters', type=int, default=DEFAULT_CALIB_ITERS,
+                   help=f'iterations of each calibration run (default {DEFAULT_CALIB_ITERS})')
+    p.add_argument('--curve-points', type=int, default=DEFAULT_CURVE_POINTS,
+                   help='checkpoints per run on the AP-vs-minutes curve (default '
+                   f'{DEFAULT_CURVE_POINTS})')
+    p.add_argument('--data-root', default=DATA_ROOT,
+                   help=f'the converted data (default {DATA_ROOT}, what the configs read)')
+    p.add_argument('--source', default=DEFAULT_SOURCE,
+                   help=f'the shared Airbus Aircraft folder, converted when --data-root has no '
+                   f'annotations (default {DEFAULT_SOURCE})')
+    p.add_argument('--pictures', type=int, default=4,
+                   help='validation images drawn as ground truth | SNIPER | SAHI (default 4)')
+    p.add_argument('--val-images', type=int, default=None,
+                   help='test on the first N validation images only: a smoke run, not the '
+                   'comparison (default: all 25)')
+    p.add_argument('--cfg-options', nargs='+', default=[],
+                   help='key=value overrides passed to every train and test run')
+    p.add_argument('--dry-run', action='store_true',
+                   help='print the plan and the estimated machine time, run nothing')
+    a = p.parse_args()
+    if a.dry_run:
+        print(dry_run_text(a.arms, a.seeds, a.minutes, a.calib_iters, a.curve_points))
+        return
+    res = run_compare(a.out, minutes=a.minutes, arms=a.arms, seeds=a.seeds,
+                      calib_iters=a.calib_iters, curve_points=a.curve_points,
+                      data_root=a.data_root, source=a.source, cfg_options=a.cfg_options,
+                      pictures=a.pictures, val_images=a.val_images)
+    print('\n' + results_markdown(res))
+    print(f'\n{res["seconds"] / 60:.1f} min; results in {a.out}/results.md, results.json, '
+          'results.png, pictures/')
+
+
+if __name__ == '__main__':
+    main()
