@@ -17,7 +17,8 @@ tta_model = dict(
 
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
-    dict(type='TestTimeAug',
+    # PyramidTestTimeAug: TestTimeAug whose views share the decoded image (no copy per level).
+    dict(type='PyramidTestTimeAug',
          transforms=[
              # One view per level of sniper.test_scales: this PyramidResize without scale
              # is a template that SniperRunner turns into one view per level, each with its
@@ -29,7 +30,8 @@ tta_pipeline = [
              # [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)].
              [dict(type='RandomFlip', prob=0.)],
              [dict(type='LoadAnnotations', with_bbox=True)],
-             [dict(type='PackDetInputs',
+             # PackPyramidInputs: PackDetInputs that packs a chip-grid level as a view.
+             [dict(type='PackPyramidInputs',
                    meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                               'scale_factor', 'flip', 'flip_direction', 'pyramid_level',
                               'pyramid_scale', 'pyramid_range', 'pyramid_chips'))],

@@ -242,8 +242,8 @@ def _mmsniper_arm(spec: dict) -> tuple[Any, Any, Any]:
         levels.append(dict(type='PyramidResize', scale=(size, size), level=1,
                            test_range=(-1, -1)))
     pipeline = Compose([dict(type='mmdet.LoadImageFromNDArray'),
-                        dict(type='TestTimeAug', transforms=[
-                            levels, [dict(type='PackDetInputs',
+                        dict(type='PyramidTestTimeAug', transforms=[
+                            levels, [dict(type='PackPyramidInputs',
                                           meta_keys=PYRAMID_META_KEYS)]])])
     forward = _Timer(det, 'predict')
     merge = _Timer(model, 'merger')

@@ -122,7 +122,7 @@ def _strip_annotations(transforms: list) -> list:
         kind = t.get('type') if isinstance(t, dict) else None
         if isinstance(kind, str) and kind.split('.')[-1] == 'LoadAnnotations':
             continue
-        if isinstance(kind, str) and kind.split('.')[-1] == 'TestTimeAug':
+        if isinstance(kind, str) and kind.split('.')[-1].endswith('TestTimeAug'):
             t = copy.deepcopy(t)
             t['transforms'] = [s for s in (_strip_annotations(list(stage))
                                            for stage in t['transforms']) if s]

@@ -9,11 +9,14 @@ too large to process whole (it runs those as chip grids).
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
 import numpy as np
-from mmdet.datasets.transforms import Resize
+import torch
+from mmcv.transforms import TestTimeAug
+from mmdet.datasets.transforms import PackDetInputs, Resize
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import autocast_box_type
 
@@ -145,3 +148,79 @@ class PyramidResize(Resize):
                 f'clip_object_border={self.clip_object_border}, backend={self.backend!r}, '
                 f'interpolation={self.interpolation!r})')
 
+
+
+@TRANSFORMS.register_module()
+class PyramidTestTimeAug(TestTimeAug):
+    """``TestTimeAug`` whose views share the decoded image instead of each deep-copying it.
+
+    mmcv's ``TestTimeAug`` deep-copies the whole ``results`` for every view. For a pyramid
+    that is one more ORIGINAL-size image per level; a level left to the chip grid
+    (``pyramid_chips``) keeps its copy until the model has run, which on an 8000 x 8000
+    image is 192 MB beyond what SAHI holds (docs/reports/sliced_inference.md). Here every
+    key but ``img`` is deep-copied as before and ``img`` is shared.
+
+    The trap: a transform inside the views must not modify ``img`` in place, or every view
+    sees the change. mmcv's and MMDetection's test transforms (``Resize``, ``RandomFlip``,
+    ``Pad``, ``PyramidResize``) return new arrays or views; a project's own in-place
+    transform needs plain ``TestTimeAug``.
+
+    Required Keys:
+
+    - img (ndarray[H, W, C]): the ORIGINAL image, shared by all views
+
+    Args:
+        transforms (list[list[dict]]): as in ``TestTimeAug``: one list of alternatives per
+            stage; the views are their product.
+    """
+
+    def transform(self, results: dict) -> dict:
+        img = results.get('img')
+        rest = {k: v for k, v in results.items() if k != 'img'}
+        views = []
+        for subroutine in self.subroutines:
+            view = copy.deepcopy(rest)
+            if img is not None:
+                view['img'] = img
+            out = subroutine(view)
+            if not isinstance(out, dict):
+                raise TypeError(f'{subroutine} returned {type(out).__name__} in '
+                                'PyramidTestTimeAug; every view must return a dict')
+            views.append(out)
+        return {key: [v[key] for v in views] for key in views[0]}
+
+
+@TRANSFORMS.register_module()
+class PackPyramidInputs(PackDetInputs):
+    """``PackDetInputs`` that packs a chip-grid level without copying its image.
+
+    ``PackDetInputs`` makes every image a contiguous ``Tensor[C, H, W]``: for a level that
+    :class:`PyramidResize` left ORIGINAL for the chip grid (``pyramid_chips`` True), that is
+    a full-size copy the model never needs, since it cuts chips from the level and stacks
+    each batch anyway. Such a level is packed as ``torch.from_numpy(img).permute(2, 0, 1)``:
+    a ``Tensor[C, H, W]`` view of the same memory (non-contiguous). Every other view
+    (resized levels, flipped images, a plain detector's input) is packed as
+    ``PackDetInputs`` packs it.
+
+    Required Keys:
+
+    - img (ndarray[H, W, C])
+    - pyramid_chips (bool | str, optional): from :class:`PyramidResize`
+
+    Added Keys:
+
+    - inputs (Tensor[C, H, W]), data_samples (DetDataSample): as in ``PackDetInputs``
+
+    Args:
+        meta_keys (tuple[str]): as in ``PackDetInputs``; keep :data:`PYRAMID_META_KEYS`.
+    """
+
+    def transform(self, results: dict) -> dict:
+        img = results.get('img')
+        shareable = (results.get('pyramid_chips') is True and isinstance(img, np.ndarray)
+                     and img.ndim == 3 and all(st >= 0 for st in img.strides))
+        if not shareable:
+            return super().transform(results)
+        packed = super().transform({k: v for k, v in results.items() if k != 'img'})
+        packed['inputs'] = torch.from_numpy(img).permute(2, 0, 1)  # a view: no copy
+        return packed

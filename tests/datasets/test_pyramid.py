@@ -9,6 +9,8 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from mmsniper.chips import scale_factor, scaled_image_size
+import torch
+
 from mmsniper.datasets import PYRAMID_META_KEYS, PyramidResize
 from mmsniper.imagefiles import cut_scaled_window
 
@@ -78,6 +80,56 @@ def test_in_test_time_aug_every_view_carries_its_level():
     assert [m['pyramid_chips'] for m in metas] == [True, True, False, False, False, False]
     assert [tuple(x.shape[1:]) for x in data['inputs']] == [(300, 400)] * 4 + [(75, 100)] * 2
     assert all(m['ori_shape'] == (300, 400) and m['img_id'] == 7 for m in metas)
+
+
+def _views(tta: str, pack: str, img: np.ndarray) -> dict:
+    pipeline = Compose([
+        dict(type='mmdet.LoadImageFromNDArray'),
+        dict(type=tta, transforms=[
+            [dict(type='PyramidResize', scale=s, level=i, max_pixels=400_000)
+             for i, s in enumerate([2.0, 1.0, (-1, 100)])],
+            [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+            [dict(type=pack, meta_keys=PYRAMID_META_KEYS)]])])
+    return pipeline(dict(img=img, img_id=7))
+
+
+def test_shared_image_views_equal_mmcv_test_time_aug_without_its_copies():
+    """PyramidTestTimeAug + PackPyramidInputs give every view what mmcv's TestTimeAug +
+    PackDetInputs give it; the unflipped chip-grid level is the loaded image itself, and
+    the other views never write into it."""
+    init_default_scope('mmdet')
+    img = _image(300, 400)
+    ref = _views('TestTimeAug', 'PackDetInputs', img.copy())
+    mine = _views('PyramidTestTimeAug', 'PackPyramidInputs', img)
+    assert len(mine['inputs']) == len(ref['inputs']) == 6
+    for a, b, sa, sb in zip(mine['inputs'], ref['inputs'], mine['data_samples'],
+                            ref['data_samples']):
+        assert a.dtype == b.dtype and torch.equal(a, b)
+        assert sa.metainfo == sb.metainfo
+    # view 1: level 0 (chip grid), not flipped: a CHW view of the image, no copy
+    assert mine['data_samples'][1].metainfo['pyramid_chips'] is True
+    assert np.shares_memory(mine['inputs'][1].numpy(), img)
+    assert not mine['inputs'][1].is_contiguous()
+    # flipped and resized views are packed as PackDetInputs packs them (own memory)
+    assert not any(np.shares_memory(x.numpy(), img) for i, x in enumerate(mine['inputs'])
+                   if i != 1)
+    assert np.array_equal(img, _image(300, 400))  # nothing wrote into the shared image
+
+
+def test_pack_pyramid_inputs_is_pack_det_inputs_elsewhere():
+    from mmsniper.datasets import PackPyramidInputs
+
+    img = _image(30, 40)
+    for chips, image in [(False, img), (True, img[:, ::-1]), (True, img[:, :, 0]),
+                         (True, img)]:
+        out = PackPyramidInputs(meta_keys=('pyramid_chips',))(
+            dict(img=image, pyramid_chips=chips))
+        hwc = image if image.ndim == 3 else image[:, :, None]
+        assert torch.equal(out['inputs'], torch.from_numpy(
+            np.ascontiguousarray(hwc.transpose(2, 0, 1))))
+        assert out['data_samples'].metainfo['pyramid_chips'] is chips
+        shared = chips and image.ndim == 3 and image.strides[1] > 0
+        assert np.shares_memory(out['inputs'].numpy(), image) == shared
 
 
 def test_argument_checks():

@@ -147,7 +147,7 @@ class SniperProbeHook(Hook):
                                t.chip.level])
         if isinstance(runner._test_loop, BaseLoop):
             tta = [t for t in runner.test_dataloader.dataset.pipeline.transforms
-                   if type(t).__name__ == 'TestTimeAug'][0]
+                   if type(t).__name__.endswith('TestTimeAug')][0]
             views = {}
             for sub in tta.subroutines:
                 for t in sub.transforms:
