@@ -4,13 +4,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmdet.structures.bbox import HorizontalBoxes
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from mmsniper.chips import scale_factor, scaled_image_size
-import torch
-
 from mmsniper.datasets import PYRAMID_META_KEYS, PyramidResize
 from mmsniper.imagefiles import cut_scaled_window
 
