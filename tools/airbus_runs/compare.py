@@ -227,7 +227,8 @@ def plan_runs(arms: Sequence[str], seeds: Sequence[int]) -> List[Tuple[str, int]
 
 
 def estimate(arms: Sequence[str], seeds: Sequence[int], minutes: float, calib_iters: int,
-             curve_points: int, val_images: int = 25) -> Dict[str, Any]:
+             curve_points: int, val_images: int = 25,
+             tests: Sequence[str] = tuple(TESTS)) -> Dict[str, Any]:
     """Rough machine time of a run (``--dry-run``), from :data:`EST_SEC_PER_ITER`,
     :data:`EST_SEC_PER_MPX` and :data:`EST_STARTUP_S`: assumptions, not measurements.
 
@@ -244,10 +245,10 @@ def estimate(arms: Sequence[str], seeds: Sequence[int], minutes: float, calib_it
         t = ARMS[real]
         first = seed == seeds[0]
         cal = (calib_iters * EST_SEC_PER_ITER[real] + EST_STARTUP_S) / 60 if first else 0.0
-        tests = applicable_tests(real) if first else [t.natural_test]
-        test = (curve_points - 1) * test_min(t.natural_test) + sum(map(test_min, tests))
+        ways = {t.natural_test, *(applicable_tests(real, tests) if first else ())}
+        test = (curve_points - 1) * test_min(t.natural_test) + sum(map(test_min, ways))
         steps.append((f'{arm} seed {seed}: calibration {cal:.0f} + training {minutes:g} + '
-                      f'{curve_points - 1 + len(tests)} tests {test:.0f} min',
+                      f'{curve_points - 1 + len(ways)} tests {test:.0f} min',
                       cal + minutes + test))
     total = sum(m for _, m in steps) + (10.0 if 'sahi' in arms else 0.0)  # slicing, rough
     return dict(steps=steps, total_minutes=total)
@@ -259,7 +260,8 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
                 curve_points: int = DEFAULT_CURVE_POINTS, rpn_iters: int = DEFAULT_RPN_ITERS,
                 data_root: str = DATA_ROOT, source: str = DEFAULT_SOURCE,
                 cfg_options: Sequence[str] = (), pictures: int = 4,
-                val_images: Optional[int] = None, echo: bool = True) -> Dict[str, Any]:
+                val_images: Optional[int] = None, tests: Optional[Sequence[str]] = None,
+                echo: bool = True) -> Dict[str, Any]:
     """Every arm for ``minutes`` calibrated training minutes, every test way; resumable.
 
     Args:
@@ -276,6 +278,9 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
         val_images (int, optional): test on the first this many validation images only
             (smoke runs and tests; its numbers are not the comparison's). An output
             directory keeps the value it was started with.
+        tests (Sequence[str], optional): keys of :data:`TESTS` run on the first seed's
+            final models (default all; each arm's own test way always runs). A later call
+            with more adds the missing tests to the finished models.
 
     Returns:
         dict: the content of ``results.json``: ``runs`` (``<arm>_seed<k>`` -> record),
@@ -285,6 +290,9 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
     bad = [a for a in arms if a not in ARMS]
     if bad or not arms:
         raise ValueError(f'arms: expected names among {list(ARMS)}, got {arms}')
+    tests = tuple(TESTS) if tests is None else tuple(tests)
+    if not set(tests) <= set(TESTS):
+        raise ValueError(f'tests: expected names among {list(TESTS)}, got {list(tests)}')
     if minutes <= 0 or calib_iters < 2 or curve_points < 1 or not seeds:
         raise ValueError(f'minutes > 0, calib_iters >= 2, curve_points >= 1 and a seed '
                          f'expected; got {minutes}, {calib_iters}, {curve_points}, {seeds}')
@@ -327,7 +335,7 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
         r = run_arm(name, out_dir, seed, minutes * 60, calib_iters, curve_points, rpn_iters,
                     data_root, cfg_options,
                     iters=first['iters'] if seed != seeds[0] and first else None,
-                    final_tests=tuple(TESTS) if seed == seeds[0] else (), echo=echo,
+                    final_tests=tests if seed == seeds[0] else (), echo=echo,
                     val_ann=val_ann)
         res['runs'][f'{name}_seed{seed}'] = r
         res['seconds'] = prior.get('seconds', 0.0) + time.perf_counter() - t0
@@ -493,10 +501,12 @@ def draw_pictures(res: Dict[str, Any], out_dir: str, data_root: str,
 
 
 def dry_run_text(arms: Optional[Sequence[str]], seeds: Sequence[int], minutes: float,
-                 calib_iters: int, curve_points: int) -> str:
+                 calib_iters: int, curve_points: int,
+                 tests: Optional[Sequence[str]] = None) -> str:
     """``--dry-run``: the plan and its estimated machine time."""
     arms = list(ARMS) if arms is None else list(arms)
-    est = estimate(arms, seeds, minutes, calib_iters, curve_points)
+    est = estimate(arms, seeds, minutes, calib_iters, curve_points,
+                   tests=tuple(TESTS) if tests is None else tests)
     lines = [f'plan: {len(est["steps"])} runs, {minutes:g} calibrated training minutes each, '
              f'seeds {list(seeds)} (later seeds: {", ".join(MULTI_SEED_ARMS)})']
     lines += [f'  {what}' for what, _ in est['steps']]

@@ -18,6 +18,7 @@ def main() -> None:
         DEFAULT_SEEDS,
         DEFAULT_SOURCE,
         MULTI_SEED_ARMS,
+        TESTS,
         dry_run_text,
         results_markdown,
         run_compare,
@@ -48,6 +49,10 @@ def main() -> None:
     p.add_argument('--curve-points', type=int, default=DEFAULT_CURVE_POINTS,
                    help='checkpoints per run on the AP-vs-minutes curve (default '
                    f'{DEFAULT_CURVE_POINTS})')
+    p.add_argument('--tests', nargs='+', default=None, choices=list(TESTS),
+                   help='test ways run on the first seed\'s final models (default: all that '
+                   'apply; each arm\'s own test way always runs); run again with more to add '
+                   'the missing tests to finished models')
     p.add_argument('--data-root', default=DATA_ROOT,
                    help=f'the converted data (default {DATA_ROOT}, what the configs read)')
     p.add_argument('--source', default=DEFAULT_SOURCE,
@@ -64,12 +69,13 @@ def main() -> None:
                    help='print the plan and the estimated machine time, run nothing')
     a = p.parse_args()
     if a.dry_run:
-        print(dry_run_text(a.arms, a.seeds, a.minutes, a.calib_iters, a.curve_points))
+        print(dry_run_text(a.arms, a.seeds, a.minutes, a.calib_iters, a.curve_points,
+                           a.tests))
         return
     res = run_compare(a.out, minutes=a.minutes, arms=a.arms, seeds=a.seeds,
                       calib_iters=a.calib_iters, curve_points=a.curve_points,
                       data_root=a.data_root, source=a.source, cfg_options=a.cfg_options,
-                      pictures=a.pictures, val_images=a.val_images)
+                      pictures=a.pictures, val_images=a.val_images, tests=a.tests)
     print('\n' + results_markdown(res))
     print(f'\n{res["seconds"] / 60:.1f} min; results in {a.out}/results.md, results.json, '
           'results.png, pictures/')
