@@ -137,10 +137,11 @@ def _peak(cmd: List[str], record: str) -> List[str]:
 
 def run_test(checkpoint: str, work_dir: str, test: str, data_root: str = DATA_ROOT,
              cfg_options: Sequence[str] = (), echo: bool = True,
-             val_ann: Optional[str] = None) -> Dict[str, Any]:
+             val_ann: Optional[str] = None, sahi_args: Sequence[str] = ()) -> Dict[str, Any]:
     """One test way of one checkpoint on the validation split (or ``val_ann``, a COCO file
     of some of its images); cached in ``work_dir/metrics.json`` (a finished test is not run
-    again).
+    again). ``sahi_args``: options of ``tools/airbus_runs/sahi_predict.py`` for the SAHI
+    test way (:data:`SAHI_VARIANTS`).
 
     Returns:
         dict: ``metrics`` (:func:`~mmsniper.analysis.size_bands.coco_ap_by_size`: AP, AP50,
@@ -160,7 +161,8 @@ def run_test(checkpoint: str, work_dir: str, test: str, data_root: str = DATA_RO
     if t.kind == 'sahi':
         dets = osp.join(work_dir, 'detections.bbox.json')
         cmd = [sys.executable, repo_path('tools/airbus_runs/sahi_predict.py'),
-               repo_path(t.config), checkpoint, gt, osp.join(data_root, 'images'), dets]
+               repo_path(t.config), checkpoint, gt, osp.join(data_root, 'images'), dets,
+               *sahi_args]
     else:
         dets = osp.join(work_dir, 'detections.bbox.json')
         cmd = tool_cmd('test.py', repo_path(t.config), checkpoint, '--work-dir', work_dir)
@@ -180,6 +182,48 @@ def run_test(checkpoint: str, work_dir: str, test: str, data_root: str = DATA_RO
                command=format_cmd(cmd), detections=dets)
     _write_json(cache, out)
     return out
+
+
+#: SAHI's sliced prediction with one setting changed at a time (``--sahi-variants``): with
+#: the comparison's score threshold 0.01, sahi 0.12.8 replaces its GREEDYNMM / IOS merger by
+#: NMS / IOU on its own (below 0.1, "to avoid bounding box enlargement").
+SAHI_VARIANTS: Dict[str, Tuple[str, List[str]]] = {
+    'greedynmm_forced': ('GREEDYNMM / IOS 0.5 kept at score 0.01 (force_postprocess_type)',
+                         ['--force-postprocess-type']),
+    'sahi_defaults': ('every SAHI default: score 0.3, GREEDYNMM / IOS 0.5', ['--score-thr', '0.3']),
+    'no_standard_pred': ('without the whole-image prediction (NMS / IOU 0.5, score 0.01)',
+                         ['--no-standard-pred']),
+}
+
+
+def sahi_variants(res: Dict[str, Any], out_dir: str, data_root: str = DATA_ROOT,
+                  echo: bool = True, val_ann: Optional[str] = None) -> str:
+    """:data:`SAHI_VARIANTS` on the first seed's SAHI and SNIPER models (cached like every
+    test); returns a markdown table, also written to ``OUT/sahi_variants.md``."""
+    from mmsniper.utils.fileio import atomic_write
+
+    s0 = res['seeds'][0]
+    rows = ['| model | SAHI test | AP | AP50 | AP75 | s / image |', '|---' * 6 + '|']
+    for arm in ('sahi', 'sniper'):
+        run = res['runs'].get(f'{arm}_seed{s0}')
+        if not run:
+            continue
+        ckpt = osp.join(out_dir, f'{arm}_seed{s0}', 'train', f'iter_{run["iters"]}.pth')
+        default = run['tests'].get('sahi')
+        if default:
+            m = default['metrics']
+            rows.append(f'| {ARMS[arm].title} | as run (score 0.01: sahi switched to NMS / '
+                        f'IOU 0.5) | {_f(m["AP"])} | {_f(m["AP50"])} | {_f(m["AP75"])} | '
+                        f'{_f(default["sec_per_img"], ".2f")} |')
+        for name, (title, args) in SAHI_VARIANTS.items():
+            t = run_test(ckpt, osp.join(out_dir, f'{arm}_seed{s0}', f'test_sahi_{name}'), 'sahi',
+                         data_root, echo=echo, val_ann=val_ann, sahi_args=args)
+            m = t['metrics']
+            rows.append(f'| {ARMS[arm].title} | {title} | {_f(m["AP"])} | {_f(m["AP50"])} | '
+                        f'{_f(m["AP75"])} | {_f(t["sec_per_img"], ".2f")} |')
+    table = '\n'.join(rows)
+    atomic_write(osp.join(out_dir, 'sahi_variants.md'), table + '\n')
+    return table
 
 
 def applicable_tests(arm: str, tests: Sequence[str] = tuple(TESTS)) -> List[str]:

@@ -20,7 +20,7 @@ import json
 import os
 import os.path as osp
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 SLICE_SIZE = 512
 OVERLAP = 0.2
@@ -64,7 +64,8 @@ def prepare_slices(data_root: str, echo: bool = True) -> Dict[str, Any]:
 
 
 def sliced_predictions(config: str, checkpoint: str, ann_file: str, img_dir: str,
-                       out: str, device: str = 'cpu') -> Dict[str, Any]:
+                       out: str, device: str = 'cpu', score_thr: Optional[float] = None,
+                       **sahi_options: Any) -> Dict[str, Any]:
     """SAHI's sliced prediction of every image of ``ann_file``; COCO results to ``out``.
 
     Args:
@@ -74,6 +75,14 @@ def sliced_predictions(config: str, checkpoint: str, ann_file: str, img_dir: str
         ann_file (str): COCO file of the images (their ``file_name`` under ``img_dir``).
         out (str): where the detections go, COCO results: ``image_id``, ``category_id``,
             ``bbox`` ``[x, y, w, h]`` ORIGINAL pixels, ``score``.
+        score_thr (float, optional): the wrapper's ``confidence_threshold``; default the
+            config's ``test_cfg.rcnn.score_thr`` (0.01). Below 0.1, sahi 0.12.8's
+            ``get_sliced_prediction`` replaces GREEDYNMM / IOS by NMS / IOU on its own
+            (``LOW_MODEL_CONFIDENCE``, it logs "Switching postprocess type") unless
+            ``force_postprocess_type=True``.
+        **sahi_options: more ``get_sliced_prediction`` arguments (``perform_standard_pred``,
+            ``postprocess_type``, ...): the comparison passes none (SAHI's defaults); the
+            ablations of docs/reports/airbus_aircraft.md change one at a time.
 
     Returns:
         dict: ``images``, ``detections``, ``sec_per_img`` (median wall clock of one
@@ -86,7 +95,8 @@ def sliced_predictions(config: str, checkpoint: str, ann_file: str, img_dir: str
     import mmsniper  # noqa: F401  (the config's registered types)
 
     cfg = Config.fromfile(config)
-    score_thr = cfg.model.test_cfg.rcnn.score_thr
+    if score_thr is None:
+        score_thr = cfg.model.test_cfg.rcnn.score_thr
     with open(ann_file) as f:
         gt = json.load(f)
     cat_ids = [c['id'] for c in sorted(gt['categories'], key=lambda c: c['id'])]
@@ -102,7 +112,7 @@ def sliced_predictions(config: str, checkpoint: str, ann_file: str, img_dir: str
         t0 = time.perf_counter()
         res = get_sliced_prediction(path, model, slice_height=SLICE_SIZE,
                                     slice_width=SLICE_SIZE, overlap_height_ratio=OVERLAP,
-                                    overlap_width_ratio=OVERLAP, verbose=0)
+                                    overlap_width_ratio=OVERLAP, verbose=0, **sahi_options)
         seconds.append(time.perf_counter() - t0)
         for p in res.object_prediction_list:
             x1, y1, x2, y2 = p.bbox.to_xyxy()

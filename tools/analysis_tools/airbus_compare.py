@@ -22,6 +22,7 @@ def main() -> None:
         dry_run_text,
         results_markdown,
         run_compare,
+        sahi_variants,
     )
 
     p = argparse.ArgumentParser(
@@ -65,6 +66,11 @@ def main() -> None:
                    'comparison (default: all 25)')
     p.add_argument('--cfg-options', nargs='+', default=[],
                    help='key=value overrides passed to every train and test run')
+    p.add_argument('--sahi-variants', action='store_true',
+                   help='after the runs, test the first seed\'s SAHI and SNIPER models with '
+                   'SAHI\'s sliced prediction changed one setting at a time (its merger kept '
+                   'at score 0.01, all its defaults incl. score 0.3, no whole-image '
+                   'prediction); OUT/sahi_variants.md')
     p.add_argument('--dry-run', action='store_true',
                    help='print the plan and the estimated machine time, run nothing')
     a = p.parse_args()
@@ -77,6 +83,10 @@ def main() -> None:
                       data_root=a.data_root, source=a.source, cfg_options=a.cfg_options,
                       pictures=a.pictures, val_images=a.val_images, tests=a.tests)
     print('\n' + results_markdown(res))
+    if a.sahi_variants:
+        val_ann = (osp.abspath(osp.join(a.out, f'val_first{a.val_images}.json'))
+                   if a.val_images else None)  # as run_compare writes it
+        print('\n' + sahi_variants(res, a.out, a.data_root, val_ann=val_ann))
     print(f'\n{res["seconds"] / 60:.1f} min; results in {a.out}/results.md, results.json, '
           'results.png, pictures/')
 
