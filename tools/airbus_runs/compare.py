@@ -197,14 +197,15 @@ SAHI_VARIANTS: Dict[str, Tuple[str, List[str]]] = {
 
 
 def sahi_variants(res: Dict[str, Any], out_dir: str, data_root: str = DATA_ROOT,
-                  echo: bool = True, val_ann: Optional[str] = None) -> str:
-    """:data:`SAHI_VARIANTS` on the first seed's SAHI and SNIPER models (cached like every
+                  echo: bool = True, val_ann: Optional[str] = None,
+                  arms: Sequence[str] = ('sahi',)) -> str:
+    """:data:`SAHI_VARIANTS` on the first seed's models of ``arms`` (cached like every
     test); returns a markdown table, also written to ``OUT/sahi_variants.md``."""
     from mmsniper.utils.fileio import atomic_write
 
     s0 = res['seeds'][0]
     rows = ['| model | SAHI test | AP | AP50 | AP75 | s / image |', '|---' * 6 + '|']
-    for arm in ('sahi', 'sniper'):
+    for arm in arms:
         run = res['runs'].get(f'{arm}_seed{s0}')
         if not run:
             continue

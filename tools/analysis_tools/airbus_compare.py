@@ -67,7 +67,7 @@ def main() -> None:
     p.add_argument('--cfg-options', nargs='+', default=[],
                    help='key=value overrides passed to every train and test run')
     p.add_argument('--sahi-variants', action='store_true',
-                   help='after the runs, test the first seed\'s SAHI and SNIPER models with '
+                   help='after the runs, test the first seed\'s SAHI model with '
                    'SAHI\'s sliced prediction changed one setting at a time (its merger kept '
                    'at score 0.01, all its defaults incl. score 0.3, no whole-image '
                    'prediction); OUT/sahi_variants.md')
