@@ -122,6 +122,21 @@ def test_sahi_arm_end_to_end_and_resume(tmp_path, monkeypatch):
     for name in ('results.json', 'results.md', 'results.png'):
         assert osp.getsize(osp.join('work_dirs', 'ab', name)) > 0, name
 
+    # sahi's own low-threshold rule switched the comparison's merger to NMS / IOU; the
+    # variant that forces GREEDYNMM keeps it (each its own sahi_predict.py process)
+    log = open(osp.join('work_dirs', 'ab', 'sahi_seed0', 'test_sahi_iter1', 'test.out')).read()
+    assert 'Switching postprocess type' in log
+    monkeypatch.setattr(cmp, 'SAHI_VARIANTS', {
+        'greedynmm_forced': cmp.SAHI_VARIANTS['greedynmm_forced']})
+    table = cmp.sahi_variants(res, 'work_dirs/ab', echo=False,
+                              val_ann=osp.abspath('work_dirs/ab/val_first1.json'))
+    forced = osp.join('work_dirs', 'ab', 'sahi_seed0', 'test_sahi_greedynmm_forced')
+    assert 'Switching postprocess type' not in open(osp.join(forced, 'test.out')).read()
+    assert '--force-postprocess-type' in json.load(open(osp.join(forced, 'metrics.json')))[
+        'command']
+    assert table.count('\n') == 3 and 'force_postprocess_type' in table  # header + 2 rows
+    assert open('work_dirs/ab/sahi_variants.md').read().strip() == table
+
     def boom(*args, **kwargs):
         raise AssertionError(f'a finished step ran again: {args[0]}')
 
