@@ -149,7 +149,6 @@ class PyramidResize(Resize):
                 f'interpolation={self.interpolation!r})')
 
 
-
 @TRANSFORMS.register_module()
 class PyramidTestTimeAug(TestTimeAug):
     """``TestTimeAug`` whose views share the decoded image instead of each deep-copying it.

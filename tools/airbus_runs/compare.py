@@ -205,23 +205,24 @@ def sahi_variants(res: Dict[str, Any], out_dir: str, data_root: str = DATA_ROOT,
 
     s0 = res['seeds'][0]
     rows = ['| model | SAHI test | AP | AP50 | AP75 | s / image |', '|---' * 6 + '|']
+
+    def row(arm: str, title: str, t: Dict[str, Any]) -> str:
+        m = t['metrics']
+        return (f'| {ARMS[arm].title} | {title} | {_f(m["AP"])} | {_f(m["AP50"])} | '
+                f'{_f(m["AP75"])} | {_f(t["sec_per_img"], ".2f")} |')
+
     for arm in arms:
         run = res['runs'].get(f'{arm}_seed{s0}')
         if not run:
             continue
         ckpt = osp.join(out_dir, f'{arm}_seed{s0}', 'train', f'iter_{run["iters"]}.pth')
-        default = run['tests'].get('sahi')
-        if default:
-            m = default['metrics']
-            rows.append(f'| {ARMS[arm].title} | as run (score 0.01: sahi switched to NMS / '
-                        f'IOU 0.5) | {_f(m["AP"])} | {_f(m["AP50"])} | {_f(m["AP75"])} | '
-                        f'{_f(default["sec_per_img"], ".2f")} |')
+        if 'sahi' in run['tests']:
+            rows.append(row(arm, 'as run (score 0.01: sahi switched to NMS / IOU 0.5)',
+                            run['tests']['sahi']))
         for name, (title, args) in SAHI_VARIANTS.items():
-            t = run_test(ckpt, osp.join(out_dir, f'{arm}_seed{s0}', f'test_sahi_{name}'), 'sahi',
-                         data_root, echo=echo, val_ann=val_ann, sahi_args=args)
-            m = t['metrics']
-            rows.append(f'| {ARMS[arm].title} | {title} | {_f(m["AP"])} | {_f(m["AP50"])} | '
-                        f'{_f(m["AP75"])} | {_f(t["sec_per_img"], ".2f")} |')
+            rows.append(row(arm, title, run_test(
+                ckpt, osp.join(out_dir, f'{arm}_seed{s0}', f'test_sahi_{name}'), 'sahi',
+                data_root, echo=echo, val_ann=val_ann, sahi_args=args)))
     table = '\n'.join(rows)
     atomic_write(osp.join(out_dir, 'sahi_variants.md'), table + '\n')
     return table
