@@ -21,7 +21,8 @@ def test_there_are_configs():
     names = {osp.basename(c) for c in CONFIGS}
     assert {'sniper_faster_mnv2_airbus.py', 'sniper_faster_mnv2_airbus_neg.py',
             'sniper_rpn_mnv2_airbus.py', 'faster_mnv2_airbus.py', 'jitter_faster_mnv2_airbus.py',
-            'sahi_faster_mnv2_airbus.py', 'autofocus_faster_mnv2_airbus.py'} <= names
+            'sahi_faster_mnv2_airbus.py', 'autofocus_faster_mnv2_airbus.py',
+            'faster_mnv2_airbus_880.py', 'jitter_faster_mnv2_airbus_880.py'} <= names
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
@@ -47,6 +48,15 @@ def test_config_builds(path):
     assert 'val.json' in cfg.test_evaluator.ann_file
     if name.startswith('jitter_'):
         assert cfg.tta_model.type == 'DetTTAModel'
+    if name.endswith('_880.py'):  # the size the 10-minute budget trains, train and test alike
+        assert cfg.test_dataloader.dataset.pipeline[1].scale == (880, 880)
+        resize = ds.pipeline[2]
+        if name.startswith('jitter_'):  # COCO's 640-800 of 800, and 800 / 400 / 1200, x1.1
+            assert resize.scales[0] == (704, 704) and resize.scales[-1] == (880, 880)
+            assert [t.scale for t in cfg.tta_pipeline[1].transforms[0]] == [
+                (880, 880), (440, 440), (1320, 1320)]
+        else:
+            assert resize.scale == (880, 880)
     if name.startswith('autofocus_'):
         assert cfg.tta_model.type == 'AutoFocusTTAModel' and len(cfg.sniper.test_scales) == 2
     cfg.model.backbone.init_cfg = None

@@ -68,13 +68,24 @@ def test_plan_and_dry_run():
     assert plan[:len(cmp.ARMS)] == [(a, 0) for a in cmp.ARMS]
     assert plan[len(cmp.ARMS):] == [('sniper', 1), ('sahi', 1), ('mmdet_best', 1)]
     assert cmp.plan_runs(['sniper'], (0, 1)) == [('sniper', 0), ('sniper', 1)]
-    assert cmp.applicable_tests('sniper') == ['single', 'dettta', 'pyramid', 'sahi']
+    assert cmp.applicable_tests('sniper') == ['single', 'single_880', 'dettta', 'dettta_880',
+                                              'pyramid', 'sahi']
     assert 'autofocus' in cmp.applicable_tests('autofocus')
+    assert 'dettta' not in cmp.DEFAULT_TESTS and set(cmp.DEFAULT_ARMS) < set(cmp.ARMS)
     text = cmp.dry_run_text(None, (0, 1), 25, 20, 4)
     assert 'estimated machine time' in text and 'sahi seed 1' in text
-    runs = {'single_scale_seed0': dict(tests={'single': dict(metrics=dict(AP=3.0))}),
-            'jitter_seed0': dict(tests={'dettta': dict(metrics=dict(AP=4.0))})}
-    assert cmp._mmdet_best(runs, 0) == 'jitter'
+    assert 'single_scale_880 seed 0' in text and 'single_scale seed 0' not in text
+    # the better MMDetection arm of the pair that ran: the 880 pair by default, else 2048's
+    runs = {f'{a}_seed0': dict(tests={ARM.natural_test: dict(metrics=dict(AP=ap))})
+            for a, ARM, ap in ((a, cmp.ARMS[a], ap) for a, ap in (
+                ('single_scale', 3.0), ('jitter', 4.0), ('single_scale_880', 6.0),
+                ('jitter_880', 5.0)))}
+    assert cmp._mmdet_best(runs, 0, cmp.DEFAULT_ARMS) == 'single_scale_880'
+    assert cmp._mmdet_best(runs, 0, ['single_scale', 'jitter', 'sniper']) == 'jitter'
+    assert cmp._mmdet_best(runs, 0, ['single_scale', 'sniper']) is None  # no pair asked for
+    del runs['jitter_880_seed0']
+    assert cmp._mmdet_best(runs, 0, cmp.DEFAULT_ARMS) is None  # not both ran yet
+    assert cmp.plan_runs(['sniper', 'single_scale_880'], (0, 1))[-1] == ('sniper', 1)
     with pytest.raises(ValueError, match='arms'):
         cmp.run_compare('x', arms=['nope'])
 
@@ -146,3 +157,33 @@ def test_sahi_arm_end_to_end_and_resume(tmp_path, monkeypatch):
     assert again['runs']['sahi_seed0']['tests'] == r['tests']
     with pytest.raises(ValueError, match='val_images'):
         cmp.run_compare('work_dirs/ab', **dict(kw, val_images=None))
+
+
+def test_holdout_split_and_training_option(tmp_path):
+    """Choices made by looking at results use held-out training images: every box in
+    exactly one part, the held-out images spread over the ids, the same split every time."""
+    ann = tmp_path / 'train.json'
+    images = [dict(id=i, file_name=f'{i}.jpg', width=10, height=10) for i in range(1, 11)]
+    boxes = [dict(id=j, image_id=1 + j % 10, category_id=1, bbox=[0, 0, 2, 2], area=4,
+                  iscrowd=0) for j in range(25)]
+    ann.write_text(json.dumps(dict(images=images, annotations=boxes,
+                                   categories=[dict(id=1, name='airplane')])))
+    fit, held = cmp.holdout_split(str(ann), 3, str(tmp_path))
+    f, h = (json.loads(open(p).read()) for p in (fit, held))
+    assert [im['id'] for im in h['images']] == [1, 5, 10]  # first, middle, last id
+    assert len(f['images']) == 7 and not {im['id'] for im in f['images']} & {1, 5, 10}
+    ids = sorted(a['id'] for a in f['annotations'] + h['annotations'])
+    assert ids == list(range(25))
+    assert all(a['image_id'] in {1, 5, 10} for a in h['annotations'])
+    assert cmp.holdout_split(str(ann), 3, str(tmp_path / 'again')) and json.loads(
+        (tmp_path / 'again' / 'train_holdout.json').read_text()) == h
+    for bad in (0, 10):
+        with pytest.raises(ValueError, match='1 to 9 images'):
+            cmp.holdout_split(str(ann), bad, str(tmp_path))
+    # SNIPER's dataset wraps the COCO one; SAHI trains on its slices and cannot hold out
+    assert cmp.train_ann_option('sniper', fit) == (
+        f'train_dataloader.dataset.dataset.ann_file={fit}')
+    assert cmp.train_ann_option('single_scale_880', fit) == (
+        f'train_dataloader.dataset.ann_file={fit}')
+    with pytest.raises(ValueError, match='sahi'):
+        cmp.train_ann_option('sahi', fit)

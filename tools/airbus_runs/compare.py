@@ -68,9 +68,13 @@ class Test:
 
 _CFG = 'configs/airbus/'
 ARMS: Dict[str, Arm] = {
+    'single_scale_880': Arm(_CFG + 'faster_mnv2_airbus_880.py', 'single-scale (880)',
+                            'single_880'),
+    'jitter_880': Arm(_CFG + 'jitter_faster_mnv2_airbus_880.py',
+                      'MMDetection multi-scale jitter (704-880)', 'dettta_880'),
     'single_scale': Arm(_CFG + 'faster_mnv2_airbus.py', 'single-scale (2048)', 'single'),
-    'jitter': Arm(_CFG + 'jitter_faster_mnv2_airbus.py', 'MMDetection multi-scale jitter',
-                  'dettta'),
+    'jitter': Arm(_CFG + 'jitter_faster_mnv2_airbus.py',
+                  'MMDetection multi-scale jitter (1638-2048)', 'dettta'),
     'sahi': Arm(_CFG + 'sahi_faster_mnv2_airbus.py', 'SAHI slice fine-tuning', 'sahi'),
     'sniper': Arm(_CFG + 'sniper_faster_mnv2_airbus.py', 'SNIPER chips', 'pyramid'),
     'sniper_neg': Arm(_CFG + 'sniper_faster_mnv2_airbus_neg.py', 'SNIPER + negative chips',
@@ -78,12 +82,22 @@ ARMS: Dict[str, Arm] = {
     'autofocus': Arm(_CFG + 'autofocus_faster_mnv2_airbus.py',
                      'AutoFocus (SNIPER chips + focus branch)', 'autofocus'),
 }
+#: The MMDetection arms in pairs (single-scale, jitter) by training size: the 880 pair is what
+#: the 10-minute budget trains (the rule in faster_mnv2_airbus_880.py), the 2048 pair what it
+#: does not (at 2048 one iteration costs about 31 s: 1 epoch in 10 minutes).
+MMDET_PAIRS = (('single_scale_880', 'jitter_880'), ('single_scale', 'jitter'))
+#: The arms run by default, in running order.
+DEFAULT_ARMS = ('sahi', 'sniper', 'autofocus', 'single_scale_880', 'jitter_880', 'sniper_neg')
 #: Every model loads into every config (one architecture; the focus branch's weights are
 #: left out where the config has none).
 TESTS: Dict[str, Test] = {
     'single': Test(_CFG + 'faster_mnv2_airbus.py', False, 'single scale (2048)', mpx=4.2),
+    'single_880': Test(_CFG + 'faster_mnv2_airbus_880.py', False, 'single scale (880)',
+                       mpx=0.8),
     'dettta': Test(_CFG + 'jitter_faster_mnv2_airbus.py', True,
-                   'MMDetection DetTTAModel (3 scales x flip)', mpx=29.4),
+                   'MMDetection DetTTAModel (2048 / 1024 / 3072 x flip)', mpx=29.4),
+    'dettta_880': Test(_CFG + 'jitter_faster_mnv2_airbus_880.py', True,
+                       'MMDetection DetTTAModel (880 / 440 / 1320 x flip)', mpx=5.4),
     'pyramid': Test(_CFG + 'sniper_faster_mnv2_airbus.py', True, 'SNIPER ranged pyramid',
                     mpx=1.9),
     'autofocus': Test(_CFG + 'autofocus_faster_mnv2_airbus.py', True, 'AutoFocus',
@@ -91,11 +105,14 @@ TESTS: Dict[str, Test] = {
     'sahi': Test(_CFG + 'sahi_faster_mnv2_airbus.py', False,
                  'SAHI sliced prediction (get_sliced_prediction)', kind='sahi', mpx=9.7),
 }
+#: Test ways run by default on the first seed's final models: all but the 2048 DetTTAModel
+#: (about 30 Mpx per image: 12 minutes per model here; ask for it with --tests).
+DEFAULT_TESTS = tuple(t for t in TESTS if t != 'dettta')
 RPN_CONFIG = _CFG + 'sniper_rpn_mnv2_airbus.py'
-#: Arms trained with every seed; 'mmdet_best' is the better of single_scale and jitter
-#: (their own test ways' AP in the first seed).
+#: Arms trained with every seed; 'mmdet_best' is the better of the MMDetection pair run
+#: (:data:`MMDET_PAIRS`; their own test ways' AP in the first seed).
 MULTI_SEED_ARMS = ('sniper', 'sahi', 'mmdet_best')
-DEFAULT_MINUTES = 25.0
+DEFAULT_MINUTES = 10.0
 DEFAULT_SEEDS = (0, 1)
 DEFAULT_CALIB_ITERS = 20
 DEFAULT_CURVE_POINTS = 4
@@ -104,8 +121,8 @@ DATA_ROOT = 'data/airbus_aircraft'
 DEFAULT_SOURCE = '../shared/data/airbus-aircraft'
 #: Rough costs for ``--dry-run`` only (assumptions, not measurements): training seconds per
 #: iteration of each arm, inference seconds per megapixel, seconds to start a tool.
-EST_SEC_PER_ITER = dict(single_scale=10.0, jitter=9.0, sahi=4.0, sniper=4.0, sniper_neg=4.0,
-                        autofocus=4.5)
+EST_SEC_PER_ITER = dict(single_scale_880=2.6, jitter_880=2.3, single_scale=31.0, jitter=28.0,
+                        sahi=4.2, sniper=3.6, sniper_neg=3.6, autofocus=4.5)
 EST_SEC_PER_MPX = 0.6
 EST_STARTUP_S = 20.0
 
@@ -128,6 +145,51 @@ def ensure_airbus_data(data_root: str = DATA_ROOT, source: str = DEFAULT_SOURCE,
         print(f'converting {source} -> {data_root} ...', flush=True)
     convert_airbus_aircraft(source, data_root)
     return data_root
+
+
+def holdout_split(train_ann: str, num: int, out_dir: str) -> Tuple[str, str]:
+    """Split the training split for choices made by looking at results (never on the
+    validation split): ``num`` images spread evenly over the image ids are held out.
+
+    Writes ``out_dir/train_fit.json`` (the rest) and ``out_dir/train_holdout.json``; every
+    box of ``train_ann`` lands in exactly one of them.
+
+    Returns:
+        tuple: absolute paths ``(fit, holdout)``.
+
+    Raises:
+        ValueError: ``num`` not in ``[1, images - 1]``.
+    """
+    coco = _read_json(train_ann)
+    images = sorted(coco['images'], key=lambda im: im['id'])
+    if not 1 <= num < len(images):
+        raise ValueError(f'--holdout: expected 1 to {len(images) - 1} images of {train_ann} '
+                         f'held out, got {num}')
+    picks = {int(round(i * (len(images) - 1) / max(num - 1, 1))) for i in range(num)}
+    held = {images[i]['id'] for i in picks}
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    for name, keep in (('train_fit', lambda i: i not in held),
+                       ('train_holdout', held.__contains__)):
+        path = osp.abspath(osp.join(out_dir, f'{name}.json'))
+        _write_json(path, dict(coco, images=[im for im in images if keep(im['id'])],
+                               annotations=[a for a in coco['annotations']
+                                            if keep(a['image_id'])]))
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def train_ann_option(arm: str, ann_file: str) -> str:
+    """The ``--cfg-options`` item that makes ``arm`` train on ``ann_file`` (SNIPER's
+    dataset wraps the COCO one); SAHI trains on its slices and cannot."""
+    from mmengine import Config
+
+    if arm == 'sahi':
+        raise ValueError('--holdout: the sahi arm trains on slices of the whole training split; '
+                         'leave it out of --arms')
+    ds = Config.fromfile(repo_path(ARMS[arm].config)).train_dataloader.dataset
+    key = 'dataset.dataset' if ds.type == 'SniperDataset' else 'dataset'
+    return f'train_dataloader.{key}.ann_file={ann_file}'
 
 
 # -- tests -----------------------------------------------------------------------------------
@@ -237,29 +299,40 @@ def applicable_tests(arm: str, tests: Sequence[str] = tuple(TESTS)) -> List[str]
 def run_arm(name: str, out_dir: str, seed: int, budget_s: float, calib_iters: int,
             curve_points: int, rpn_iters: int, data_root: str, cfg_options: Sequence[str],
             iters: Optional[int] = None, final_tests: Sequence[str] = (),
-            echo: bool = True, val_ann: Optional[str] = None) -> Dict[str, Any]:
+            echo: bool = True, val_ann: Optional[str] = None,
+            train_options: Sequence[str] = ()) -> Dict[str, Any]:
     """Calibrate (unless ``iters``), train, test the curve's checkpoints with the arm's own
     test way and the final model with ``final_tests`` (those that apply), for one arm and
     seed: :func:`scaleshapes_runs.equal_compute.run_arm` with this experiment's arms, tests
-    (:func:`run_test`) and RPN."""
+    (:func:`run_test`) and RPN. ``train_options``: ``--cfg-options`` of the training runs
+    only (:func:`train_ann_option`), kept from the tests."""
     def test_fn(checkpoint: str, work_dir: str, test: str, options: Sequence[str],
                 echo: bool) -> Dict[str, Any]:
-        return run_test(checkpoint, work_dir, test, data_root, options, echo, val_ann)
+        return run_test(checkpoint, work_dir, test, data_root,
+                        [o for o in options if o not in train_options], echo, val_ann)
 
     res = ec.run_arm(name, out_dir, seed, budget_s, calib_iters, curve_points, rpn_iters,
-                     cfg_options, iters=iters, final_tests=applicable_tests(name, final_tests),
+                     [*cfg_options, *train_options], iters=iters,
+                     final_tests=applicable_tests(name, final_tests),
                      echo=echo, arms=ARMS, test_fn=test_fn, curve_test=ARMS[name].natural_test,
                      rpn_config=RPN_CONFIG)
     res['batch_size'] = _batch_size(repo_path(res['config']), cfg_options)
     return res
 
 
-def _mmdet_best(runs: Dict[str, Any], seed: int) -> Optional[str]:
-    """The MMDetection arm (single_scale or jitter) with the higher AP in its own test way
-    in ``seed``; None until both ran."""
+def _mmdet_pair(arms: Sequence[str]) -> Optional[Tuple[str, str]]:
+    """The first of :data:`MMDET_PAIRS` whose two arms are both in ``arms``, else None."""
+    return next((p for p in MMDET_PAIRS if set(p) <= set(arms)), None)
+
+
+def _mmdet_best(runs: Dict[str, Any], seed: int,
+                arms: Sequence[str] = MMDET_PAIRS[0]) -> Optional[str]:
+    """The MMDetection arm (of :func:`_mmdet_pair` of ``arms``) with the higher AP in its own
+    test way in ``seed``; None until both ran."""
+    pair = _mmdet_pair(arms) or ()
     aps = {a: _ap(runs[f'{a}_seed{seed}'], ARMS[a].natural_test)
-           for a in ('single_scale', 'jitter') if f'{a}_seed{seed}' in runs}
-    return max(aps, key=aps.get) if len(aps) == 2 else None
+           for a in pair if f'{a}_seed{seed}' in runs}
+    return max(aps, key=aps.get) if pair and len(aps) == 2 else None
 
 
 def plan_runs(arms: Sequence[str], seeds: Sequence[int]) -> List[Tuple[str, int]]:
@@ -268,13 +341,13 @@ def plan_runs(arms: Sequence[str], seeds: Sequence[int]) -> List[Tuple[str, int]
     plan = [(a, seeds[0]) for a in arms]
     for s in seeds[1:]:
         plan += [(a, s) for a in MULTI_SEED_ARMS if a in arms or (
-            a == 'mmdet_best' and {'single_scale', 'jitter'} <= set(arms))]
+            a == 'mmdet_best' and _mmdet_pair(arms))]
     return plan
 
 
 def estimate(arms: Sequence[str], seeds: Sequence[int], minutes: float, calib_iters: int,
              curve_points: int, val_images: int = 25,
-             tests: Sequence[str] = tuple(TESTS)) -> Dict[str, Any]:
+             tests: Sequence[str] = DEFAULT_TESTS) -> Dict[str, Any]:
     """Rough machine time of a run (``--dry-run``), from :data:`EST_SEC_PER_ITER`,
     :data:`EST_SEC_PER_MPX` and :data:`EST_STARTUP_S`: assumptions, not measurements.
 
@@ -287,7 +360,8 @@ def estimate(arms: Sequence[str], seeds: Sequence[int], minutes: float, calib_it
         return (EST_STARTUP_S + val_images * TESTS[test].mpx * EST_SEC_PER_MPX) / 60
 
     for arm, seed in plan_runs(arms, seeds):
-        real = 'jitter' if arm == 'mmdet_best' else arm  # the costlier of the two
+        # the costlier of the two
+        real = max(_mmdet_pair(arms), key=EST_SEC_PER_ITER.get) if arm == 'mmdet_best' else arm
         t = ARMS[real]
         first = seed == seeds[0]
         cal = (calib_iters * EST_SEC_PER_ITER[real] + EST_STARTUP_S) / 60 if first else 0.0
@@ -307,6 +381,7 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
                 data_root: str = DATA_ROOT, source: str = DEFAULT_SOURCE,
                 cfg_options: Sequence[str] = (), pictures: int = 4,
                 val_images: Optional[int] = None, tests: Optional[Sequence[str]] = None,
+                iters: Optional[int] = None, holdout: Optional[int] = None,
                 echo: bool = True) -> Dict[str, Any]:
     """Every arm for ``minutes`` calibrated training minutes, every test way; resumable.
 
@@ -327,16 +402,21 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
         tests (Sequence[str], optional): keys of :data:`TESTS` run on the first seed's
             final models (default all; each arm's own test way always runs). A later call
             with more adds the missing tests to the finished models.
+        iters (int, optional): train every arm this many iterations, no calibration (an
+            equal-iterations control; the minutes are then what they cost).
+        holdout (int, optional): train on the training split less ``holdout`` images
+            (:func:`holdout_split`) and test on those: for choices made by looking at results,
+            never on the validation split. Not with the SAHI arm.
 
     Returns:
         dict: the content of ``results.json``: ``runs`` (``<arm>_seed<k>`` -> record),
         ``minutes``, ``seeds``, ``machine``, ``seconds``, ``slices``.
     """
-    arms = list(ARMS) if arms is None else list(arms)
+    arms = list(DEFAULT_ARMS) if arms is None else list(arms)
     bad = [a for a in arms if a not in ARMS]
     if bad or not arms:
         raise ValueError(f'arms: expected names among {list(ARMS)}, got {arms}')
-    tests = tuple(TESTS) if tests is None else tuple(tests)
+    tests = DEFAULT_TESTS if tests is None else tuple(tests)
     if not set(tests) <= set(TESTS):
         raise ValueError(f'tests: expected names among {list(TESTS)}, got {list(tests)}')
     if minutes <= 0 or calib_iters < 2 or curve_points < 1 or not seeds:
@@ -346,11 +426,19 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
     os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, 'results.json')
     prior = _read_json(path) if osp.isfile(path) else {}
-    if prior and prior.get('val_images') != val_images:
-        raise ValueError(f'{out_dir} was run with val_images={prior.get("val_images")}, now '
-                         f'{val_images}: its finished tests would mix; use another --out')
+    for key, value in (('val_images', val_images), ('holdout', holdout), ('iters', iters)):
+        if prior and prior.get(key) != value:
+            raise ValueError(f'{out_dir} was run with {key}={prior.get(key)}, now {value}: '
+                             'its finished runs would mix; use another --out')
     ensure_airbus_data(data_root, source, echo)
-    val_ann = None
+    val_ann, fit_ann = None, None
+    if holdout:
+        if val_images:
+            raise ValueError('--holdout tests on the held-out training images; '
+                             '--val-images does not apply')
+        fit_ann, val_ann = holdout_split(osp.join(data_root, 'annotations', 'train.json'),
+                                         holdout, out_dir)
+        [train_ann_option(a, fit_ann) for a in arms]  # refuse SAHI before anything runs
     if val_images:
         val = _read_json(osp.join(data_root, 'annotations', 'val.json'))
         keep = {im['id'] for im in val['images'][:val_images]}
@@ -360,10 +448,10 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
                                                if a['image_id'] in keep]))
     res: Dict[str, Any] = dict(minutes=minutes, seeds=list(seeds), calib_iters=calib_iters,
                                curve_points=curve_points, rpn_iters=rpn_iters,
-                               val_images=val_images, machine=machine_description(),
-                               runs={})
-    res['train_images'] = len(_read_json(osp.join(data_root, 'annotations',
-                                                  'train.json'))['images'])
+                               val_images=val_images, holdout=holdout, iters=iters,
+                               machine=machine_description(), runs={})
+    res['train_images'] = len(_read_json(fit_ann or osp.join(data_root, 'annotations',
+                                                             'train.json'))['images'])
     if 'sahi' in arms:
         res['slices'] = prepare_slices(data_root, echo)
     # every iteration logged: a short calibration has iteration times to read, and a test
@@ -372,7 +460,7 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
     plan = plan_runs(arms, seeds)
     for n, (name, seed) in enumerate(plan, 1):
         if name == 'mmdet_best':
-            name = _mmdet_best(res['runs'], seeds[0])
+            name = _mmdet_best(res['runs'], seeds[0], arms)
             if name is None:  # the first seed did not run both MMDetection arms
                 continue
         if echo:
@@ -380,7 +468,8 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
         first = res['runs'].get(f'{name}_seed{seeds[0]}')
         r = run_arm(name, out_dir, seed, minutes * 60, calib_iters, curve_points, rpn_iters,
                     data_root, cfg_options,
-                    iters=first['iters'] if seed != seeds[0] and first else None,
+                    train_options=[train_ann_option(name, fit_ann)] if fit_ann else (),
+                    iters=iters or (first['iters'] if seed != seeds[0] and first else None),
                     final_tests=tests if seed == seeds[0] else (), echo=echo,
                     val_ann=val_ann)
         res['runs'][f'{name}_seed{seed}'] = r
@@ -426,8 +515,9 @@ def results_table(res: Dict[str, Any]) -> str:
 def epochs(res: Dict[str, Any], run: Dict[str, Any]) -> Optional[float]:
     """Passes over the training images (whole-image arms) or SAHI's slices; None for the
     chip arms (their chips per epoch vary with the plan)."""
-    per_epoch = {'single_scale': res.get('train_images'), 'jitter': res.get('train_images'),
-                 'sahi': res.get('slices', {}).get('images')}.get(run['arm'])
+    whole = {a for p in MMDET_PAIRS for a in p}
+    per_epoch = (res.get('train_images') if run['arm'] in whole
+                 else res.get('slices', {}).get('images') if run['arm'] == 'sahi' else None)
     return run['iters'] * run['batch_size'] / per_epoch if per_epoch else None
 
 
@@ -466,11 +556,12 @@ def claims(res: Dict[str, Any]) -> str:
                      + ', '.join(f'seed {s}: {_ap(a, "pyramid"):.1f} vs {_ap(b, "sahi"):.1f}, '
                                  f'{d:+.1f}' for (s, a, b), (_, d) in zip(pairs, diffs)) + ').')
     s0 = res['seeds'][0]
-    single = runs.get(f'single_scale_seed{s0}')
-    if single and (epochs(res, single) or 0) < 4:
-        lines.append(f'- single-scale at 2048 trained {_f(epochs(res, single))} epochs, under the '
-                     '4 its size was chosen for (docs/user_guides/airbus_aircraft.md): by that '
-                     'rule the next size down (1664) is the one to run.')
+    for arm in (p[0] for p in MMDET_PAIRS):
+        single = runs.get(f'{arm}_seed{s0}')
+        if single and (epochs(res, single) or 0) < 4:
+            lines.append(f'- {ARMS[arm].title} trained {_f(epochs(res, single))} epochs, under '
+                         'the 4 of the size rule (configs/airbus/faster_mnv2_airbus_880.py): '
+                         'this budget does not train that size.')
     af, sn, sa = (runs.get(f'{a}_seed{s0}') for a in ('autofocus', 'sniper', 'sahi'))
     if af and sn and sa and 'autofocus' in af['tests']:
         d = _ap(af, 'autofocus') - _ap(sn, 'pyramid')
@@ -550,9 +641,9 @@ def dry_run_text(arms: Optional[Sequence[str]], seeds: Sequence[int], minutes: f
                  calib_iters: int, curve_points: int,
                  tests: Optional[Sequence[str]] = None) -> str:
     """``--dry-run``: the plan and its estimated machine time."""
-    arms = list(ARMS) if arms is None else list(arms)
+    arms = list(DEFAULT_ARMS) if arms is None else list(arms)
     est = estimate(arms, seeds, minutes, calib_iters, curve_points,
-                   tests=tuple(TESTS) if tests is None else tests)
+                   tests=DEFAULT_TESTS if tests is None else tests)
     lines = [f'plan: {len(est["steps"])} runs, {minutes:g} calibrated training minutes each, '
              f'seeds {list(seeds)} (later seeds: {", ".join(MULTI_SEED_ARMS)})']
     lines += [f'  {what}' for what, _ in est['steps']]

@@ -12,11 +12,13 @@ def main() -> None:
     from airbus_runs.compare import (
         ARMS,
         DATA_ROOT,
+        DEFAULT_ARMS,
         DEFAULT_CALIB_ITERS,
         DEFAULT_CURVE_POINTS,
         DEFAULT_MINUTES,
         DEFAULT_SEEDS,
         DEFAULT_SOURCE,
+        DEFAULT_TESTS,
         MULTI_SEED_ARMS,
         TESTS,
         dry_run_text,
@@ -41,7 +43,9 @@ def main() -> None:
     p.add_argument('--minutes', type=float, default=DEFAULT_MINUTES,
                    help=f'training budget of every arm, minutes (default {DEFAULT_MINUTES:g})')
     p.add_argument('--arms', nargs='+', default=None, choices=list(ARMS),
-                   help='which arms (default: all, in this order: ' + ', '.join(ARMS) + ')')
+                   help='which arms, in running order (default: ' + ' '.join(DEFAULT_ARMS)
+                   + '; the 2048 MMDetection arms single_scale and jitter train one epoch in '
+                   '10 minutes here, name them to run them)')
     p.add_argument('--seeds', nargs='+', type=int, default=list(DEFAULT_SEEDS),
                    help='seeds: the first trains every arm, the others '
                    + ', '.join(MULTI_SEED_ARMS) + ' (default: 0 1)')
@@ -51,9 +55,17 @@ def main() -> None:
                    help='checkpoints per run on the AP-vs-minutes curve (default '
                    f'{DEFAULT_CURVE_POINTS})')
     p.add_argument('--tests', nargs='+', default=None, choices=list(TESTS),
-                   help='test ways run on the first seed\'s final models (default: all that '
-                   'apply; each arm\'s own test way always runs); run again with more to add '
-                   'the missing tests to finished models')
+                   help='test ways run on the first seed\'s final models (default: '
+                   + ' '.join(DEFAULT_TESTS) + ', those that apply; each arm\'s own test way '
+                   'always runs); run again with more to add the missing tests to finished '
+                   'models')
+    p.add_argument('--iters', type=int, default=None,
+                   help='train every arm this many iterations instead of calibrating to '
+                   '--minutes: an equal-iterations control (default: calibrated minutes)')
+    p.add_argument('--holdout', type=int, default=None, metavar='N',
+                   help='train on the training split less N of its images (spread over the '
+                   'image ids) and test on those N: for settings chosen by looking at results, '
+                   'never on the validation split; not with the sahi arm (default: off)')
     p.add_argument('--data-root', default=DATA_ROOT,
                    help=f'the converted data (default {DATA_ROOT}, what the configs read)')
     p.add_argument('--source', default=DEFAULT_SOURCE,
@@ -81,7 +93,8 @@ def main() -> None:
     res = run_compare(a.out, minutes=a.minutes, arms=a.arms, seeds=a.seeds,
                       calib_iters=a.calib_iters, curve_points=a.curve_points,
                       data_root=a.data_root, source=a.source, cfg_options=a.cfg_options,
-                      pictures=a.pictures, val_images=a.val_images, tests=a.tests)
+                      pictures=a.pictures, val_images=a.val_images, tests=a.tests,
+                      iters=a.iters, holdout=a.holdout)
     print('\n' + results_markdown(res))
     if a.sahi_variants:
         val_ann = (osp.abspath(osp.join(a.out, f'val_first{a.val_images}.json'))
