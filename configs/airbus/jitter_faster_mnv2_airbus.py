@@ -1,6 +1,8 @@
 # MMDetection's multi-scale jitter and its test-time augmentation (DetTTAModel) on the Airbus
 # Aircraft sample, the light MobileNetV2 Faster R-CNN of faster_mnv2_airbus.py. The "jitter"
-# arm of tools/analysis_tools/airbus_compare.py and its DetTTAModel test (`--tta`).
+# arm of tools/analysis_tools/airbus_compare.py (not among its defaults: at 2048 the 10-minute
+# budget trains about one epoch; it trains jitter_faster_mnv2_airbus_880.py) and its DetTTAModel
+# test (`--tta`).
 #
 # MMDetection's recipes scaled as on ScaleShapes (../scaleshapes/jitter_faster_mnv2_scaleshapes.py),
 # by the single test scale: COCO's (1333, 800) -> this data's 2048 (square images: x2.56
