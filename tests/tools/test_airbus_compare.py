@@ -187,3 +187,18 @@ def test_holdout_split_and_training_option(tmp_path):
         f'train_dataloader.dataset.ann_file={fit}')
     with pytest.raises(ValueError, match='sahi'):
         cmp.train_ann_option('sahi', fit)
+
+
+def test_found_by_origin_counts_border_aircraft_as_coco_does():
+    gt = _gt([[0, 0, 40, 40], [100, 100, 50, 50], [300, 300, 60, 60]])
+    gt['annotations'][0]['origin'] = 'Truncated_airplane'
+    for a in gt['annotations'][1:]:
+        a['origin'] = 'Airplane'
+    det = [dict(image_id=1, category_id=1, bbox=[0, 0, 40, 38], score=0.9),
+           dict(image_id=1, category_id=1, bbox=[100, 100, 50, 50], score=0.2),
+           dict(image_id=1, category_id=1, bbox=[101, 101, 50, 50], score=0.8)]  # a twin
+    assert cmp.found_by_origin(gt, det) == {'Airplane': (1, 2), 'Truncated_airplane': (1, 1)}
+    assert cmp.found_by_origin(gt, det, score_thr=0.85) == {
+        'Airplane': (0, 2), 'Truncated_airplane': (1, 1)}
+    # only the highest-scoring max_per_img per image count, as in COCO's AP
+    assert cmp.found_by_origin(gt, det, max_per_img=1)['Airplane'] == (0, 2)

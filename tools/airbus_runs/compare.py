@@ -449,7 +449,9 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
     res: Dict[str, Any] = dict(minutes=minutes, seeds=list(seeds), calib_iters=calib_iters,
                                curve_points=curve_points, rpn_iters=rpn_iters,
                                val_images=val_images, holdout=holdout, iters=iters,
-                               machine=machine_description(), runs={})
+                               machine=machine_description(), runs={},
+                               test_ann=val_ann or osp.join(data_root, 'annotations',
+                                                            'val.json'))
     res['train_images'] = len(_read_json(fit_ann or osp.join(data_root, 'annotations',
                                                              'train.json'))['images'])
     if 'sahi' in arms:
@@ -578,10 +580,20 @@ def results_markdown(res: Dict[str, Any]) -> str:
     """``results.md``: budget, the runs, every test way, the goals."""
     subset = (f' **Tested on the first {res["val_images"]} validation images only: a smoke '
               'run, not the comparison.**' if res.get('val_images') else '')
-    return (f'Budget: {res["minutes"]:g} calibrated training minutes per arm; seeds '
-            f'{res["seeds"]}; {res["machine"]}.{subset}\n\n' + results_table(res)
-            + '\n\nEvery test way of every model (first seed; AP by sqrt(area) band at full '
-            'resolution):\n\n' + tests_table(res) + '\n\n' + claims(res))
+    if res.get('holdout'):
+        subset = (f' **Trained on the training split less {res["holdout"]} images and tested '
+                  'on those (--holdout): for choosing settings, not the comparison.**')
+    budget = (f'{res["iters"]} iterations per arm (--iters)' if res.get('iters') else
+              f'{res["minutes"]:g} calibrated training minutes per arm')
+    border = ''
+    if res.get('test_ann') and osp.isfile(res['test_ann']):
+        border = ('\n\nAircraft found (IoU >= 0.5), cut by the image border '
+                  '(Truncated_airplane) and whole, each first-seed model\'s own test way:\n\n'
+                  + border_table(res, res['test_ann']))
+    return (f'Budget: {budget}; seeds {res["seeds"]}; {res["machine"]}.{subset}\n\n'
+            + results_table(res) + '\n\nEvery test way of every model (first seed; AP by '
+            'sqrt(area) band at full resolution):\n\n' + tests_table(res) + border + '\n\n'
+            + claims(res))
 
 
 def plot_curves(res: Dict[str, Any], path: str) -> str:
@@ -591,6 +603,70 @@ def plot_curves(res: Dict[str, Any], path: str) -> str:
                           xlabel='training minutes',
                           title=f'Airbus Aircraft, MobileNetV2 Faster R-CNN, '
                           f'{res["minutes"]:g} min per arm')
+
+
+def _xyxy(rows: List[dict]) -> Any:
+    """COCO ``bbox`` rows -> ``ndarray[N, 4]`` ``(x1, y1, x2, y2)``, same (original) frame."""
+    import numpy as np
+
+    b = np.array([r['bbox'] for r in rows], np.float64).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
+
+
+def found_by_origin(gt: Dict[str, Any], dets: List[dict], score_thr: float = 0.0,
+                    iou_thr: float = 0.5, max_per_img: int = 100) -> Dict[str, Tuple[int, int]]:
+    """Ground-truth boxes found, by the converter's ``origin`` (``Airplane`` or
+    ``Truncated_airplane``: cut by the image border).
+
+    Args:
+        gt (dict): COCO ground truth, ORIGINAL pixels, annotations with ``origin``.
+        dets (list[dict]): COCO results (``image_id``, ``bbox``, ``score``), same frame.
+        score_thr (float): detections scoring below are left out.
+        iou_thr (float): least IoU of a match (greedy, highest score first:
+            :func:`mmsniper.visualization.comparison.match_found`).
+        max_per_img (int): the highest-scoring this many per image, as COCO's AP counts them
+            (SAHI's merged predictions are not capped).
+
+    Returns:
+        dict: origin -> ``(found, total)``.
+    """
+    from mmsniper.visualization.comparison import match_found
+
+    by_img: Dict[int, List[dict]] = {}
+    for d in sorted(dets, key=lambda d: -d['score']):
+        if d['score'] >= score_thr:
+            by_img.setdefault(d['image_id'], []).append(d)
+    gts: Dict[int, List[dict]] = {}
+    for a in gt['annotations']:
+        gts.setdefault(a['image_id'], []).append(a)
+    out: Dict[str, List[int]] = {}
+    for img, anns in gts.items():
+        found, _ = match_found(_xyxy(anns), _xyxy(by_img.get(img, [])[:max_per_img]),
+                               iou_thr)
+        for a, f in zip(anns, found):
+            c = out.setdefault(a.get('origin', 'Airplane'), [0, 0])
+            c[0], c[1] = c[0] + int(f), c[1] + 1
+    return {k: (v[0], v[1]) for k, v in sorted(out.items())}
+
+
+def border_table(res: Dict[str, Any], gt_file: str) -> str:
+    """Every first-seed model, its own test way: aircraft cut by the image border found
+    (score >= 0.3, the pictures' threshold, and at any score), against whole aircraft."""
+    gt = _read_json(gt_file)
+    rows = ['| trained | tested | cut by the border, score >= 0.3 | any score | whole '
+            'aircraft, score >= 0.3 | any score |', '|---' * 6 + '|']
+    for key in _ordered(res):
+        r = res['runs'][key]
+        if r['seed'] != res['seeds'][0]:
+            continue
+        test = ARMS[r['arm']].natural_test
+        dets = _read_json(r['tests'][test]['detections'])
+        hi, lo = found_by_origin(gt, dets, 0.3), found_by_origin(gt, dets)
+        cells = [f'{c[k][0]} / {c[k][1]}' if k in c else '-'
+                 for k in ('Truncated_airplane', 'Airplane') for c in (hi, lo)]
+        rows.append(f'| {ARMS[r["arm"]].title} | {TESTS[test].title} | ' + ' | '.join(cells)
+                    + ' |')
+    return '\n'.join(rows)
 
 
 def draw_pictures(res: Dict[str, Any], out_dir: str, data_root: str,
@@ -611,10 +687,6 @@ def draw_pictures(res: Dict[str, Any], out_dir: str, data_root: str,
     dets = {'SNIPER (ranged pyramid)': _read_json(sn['tests']['pyramid']['detections']),
             'SAHI (sliced prediction)': _read_json(sa['tests']['sahi']['detections'])}
 
-    def xyxy(rows: List[dict], key: str = 'bbox') -> np.ndarray:
-        b = np.array([r[key] for r in rows], np.float64).reshape(-1, 4)
-        return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
-
     per_img: Dict[int, List[dict]] = {}
     for a in gt['annotations']:
         per_img.setdefault(a['image_id'], []).append(a)
@@ -627,8 +699,8 @@ def draw_pictures(res: Dict[str, Any], out_dir: str, data_root: str,
         panels = {}
         for title, rows in dets.items():
             mine = [d for d in rows if d['image_id'] == im['id']]
-            panels[title] = (xyxy(mine), np.array([d['score'] for d in mine]))
-        pic = draw_comparison(img, xyxy(per_img.get(im['id'], [])), panels)
+            panels[title] = (_xyxy(mine), np.array([d['score'] for d in mine]))
+        pic = draw_comparison(img, _xyxy(per_img.get(im['id'], [])), panels)
         path = osp.join(out_dir, 'pictures',
                         osp.splitext(osp.basename(im['file_name']))[0] + '.jpg')
         os.makedirs(osp.dirname(path), exist_ok=True)
