@@ -79,6 +79,8 @@ ARMS: Dict[str, Arm] = {
     'sniper': Arm(_CFG + 'sniper_faster_mnv2_airbus.py', 'SNIPER chips', 'pyramid'),
     'sniper_neg': Arm(_CFG + 'sniper_faster_mnv2_airbus_neg.py', 'SNIPER + negative chips',
                       'pyramid', negatives=True),
+    'sniper_partial': Arm(_CFG + 'sniper_faster_mnv2_airbus_partial.py',
+                          'SNIPER chips, partial aircraft trained (min_visible 0.1)', 'pyramid'),
     'autofocus': Arm(_CFG + 'autofocus_faster_mnv2_airbus.py',
                      'AutoFocus (SNIPER chips + focus branch)', 'autofocus'),
 }
@@ -109,9 +111,9 @@ TESTS: Dict[str, Test] = {
 #: (about 30 Mpx per image: 12 minutes per model here; ask for it with --tests).
 DEFAULT_TESTS = tuple(t for t in TESTS if t != 'dettta')
 RPN_CONFIG = _CFG + 'sniper_rpn_mnv2_airbus.py'
-#: Arms trained with every seed; 'mmdet_best' is the better of the MMDetection pair run
-#: (:data:`MMDET_PAIRS`; their own test ways' AP in the first seed).
-MULTI_SEED_ARMS = ('sniper', 'sahi', 'mmdet_best')
+#: Arms trained with every seed (those asked for); 'mmdet_best' is the better of the
+#: MMDetection pair run (:data:`MMDET_PAIRS`; their own test ways' AP in the first seed).
+MULTI_SEED_ARMS = ('sniper', 'sniper_partial', 'sahi', 'mmdet_best')
 DEFAULT_MINUTES = 10.0
 DEFAULT_SEEDS = (0, 1)
 DEFAULT_CALIB_ITERS = 20
@@ -122,7 +124,8 @@ DEFAULT_SOURCE = '../shared/data/airbus-aircraft'
 #: Rough costs for ``--dry-run`` only (assumptions, not measurements): training seconds per
 #: iteration of each arm, inference seconds per megapixel, seconds to start a tool.
 EST_SEC_PER_ITER = dict(single_scale_880=2.6, jitter_880=2.3, single_scale=31.0, jitter=28.0,
-                        sahi=4.2, sniper=3.6, sniper_neg=3.6, autofocus=4.5)
+                        sahi=4.2, sniper=3.6, sniper_neg=3.6, sniper_partial=3.6,
+                        autofocus=4.5)
 EST_SEC_PER_MPX = 0.6
 EST_STARTUP_S = 20.0
 
