@@ -103,6 +103,7 @@ def test_sahi_arm_end_to_end_and_resume(tmp_path, monkeypatch):
     convert_airbus_aircraft(src, 'data/airbus_aircraft', num_val=1)
     # SAHI's own test, and one tools/test.py test way (its detections, the subset's files)
     monkeypatch.setattr(cmp, 'TESTS', {'sahi': cmp.TESTS['sahi'], 'single': cmp.TESTS['single']})
+    monkeypatch.setattr(cmp, 'DEFAULT_TESTS', ('sahi', 'single'))
     kw = dict(arms=('sahi',), seeds=(0,), minutes=0.001, calib_iters=2, curve_points=1,
               source=src, pictures=0, echo=False, val_images=1,
               cfg_options=FAST + ['model.backbone.init_cfg=None',
