@@ -211,3 +211,13 @@ def test_mmdetection_tta_config_runs_on_the_light_detector(scaleshapes_root):
     assert len(boxes) <= 100
     if len(boxes):
         assert float(boxes[:, 2].max()) <= w + 1 and float(boxes[:, 3].max()) <= h + 1
+
+
+def test_every_arm_gets_its_own_colour():
+    # the Airbus plot has nine arms; the first palette had eight (a KeyError at plot time)
+    arms = [f'arm{i}' for i in range(12)]
+    colours = ec.arm_colours(arms)
+    assert list(colours) == arms
+    assert len({str(c) for c in colours.values()}) == 12
+    with pytest.raises(ValueError, match='at most 18 arms'):
+        ec.arm_colours([f'arm{i}' for i in range(19)])

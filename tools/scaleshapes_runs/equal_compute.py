@@ -408,6 +408,20 @@ def results_markdown(res: Dict[str, Any]) -> str:
             + inference_table(res) + '\n\n' + claims(res))
 
 
+def arm_colours(arms: Sequence[str]) -> Dict[str, Any]:
+    """One distinct colour per arm, in the arms' order, for any number of arms: the first
+    eight as the ScaleShapes plots always drew them, then matplotlib's ``tab20``."""
+    import matplotlib
+
+    first = ('#888888', '#2ca02c', '#1f77b4', '#9467bd', '#d62728', '#ff7f0e', '#8c564b',
+             '#e377c2')
+    more = [matplotlib.colormaps['tab20'](i) for i in range(1, 20, 2)]
+    palette = list(first) + more
+    if len(arms) > len(palette):
+        raise ValueError(f'at most {len(palette)} arms in one plot; got {len(arms)}')
+    return dict(zip(arms, palette))
+
+
 def plot_curves(res: Dict[str, Any], path: str, arms: Optional[Dict[str, Arm]] = None,
                 ylabel: str = 'COCO AP (%), SNIPER ranged pyramid',
                 title: Optional[str] = None, xlabel: str = 'training minutes (2 CPU cores)'
@@ -421,8 +435,7 @@ def plot_curves(res: Dict[str, Any], path: str, arms: Optional[Dict[str, Arm]] =
 
     arms = arms or ARMS
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = dict(zip(arms, ('#888888', '#2ca02c', '#1f77b4', '#9467bd', '#d62728',
-                              '#ff7f0e', '#8c564b', '#e377c2')))
+    colours = arm_colours(arms)
     first = min(r['seed'] for r in res['runs'].values()) if res['runs'] else 0
     for key in sorted(res['runs'], key=lambda k: (list(arms).index(res['runs'][k]['arm']),
                                                   res['runs'][k]['seed'])):
