@@ -204,3 +204,24 @@ def test_found_by_origin_counts_border_aircraft_as_coco_does():
         'Airplane': (0, 2), 'Truncated_airplane': (1, 1)}
     # only the highest-scoring max_per_img per image count, as in COCO's AP
     assert cmp.found_by_origin(gt, det, max_per_img=1)['Airplane'] == (0, 2)
+
+
+def test_border_table_has_a_row_per_seed(tmp_path):
+    # seed 1's border counts differ from seed 0's: the table shows every seed, own test way
+    gt = _gt([[0, 0, 40, 40], [100, 100, 50, 50]])
+    gt['annotations'][0]['origin'] = 'Truncated_airplane'
+    gt['annotations'][1]['origin'] = 'Airplane'
+    gt_file = tmp_path / 'val.json'
+    gt_file.write_text(json.dumps(gt))
+    runs = {}
+    for seed, score in ((0, 0.9), (1, 0.1)):
+        det = tmp_path / f'det{seed}.json'
+        det.write_text(json.dumps([dict(image_id=1, category_id=1, bbox=[0, 0, 40, 40],
+                                        score=score)]))
+        runs[f'sniper_seed{seed}'] = dict(arm='sniper', seed=seed,
+                                          tests=dict(pyramid=dict(detections=str(det))))
+    lines = cmp.border_table(dict(runs=runs, seeds=[0, 1]), str(gt_file)).splitlines()
+    assert lines[2].split('|')[2:8] == [' 0 ', ' SNIPER ranged pyramid ', ' 1 / 1 ', ' 1 / 1 ',
+                                        ' 0 / 1 ', ' 0 / 1 ']
+    assert lines[3].split('|')[2:8] == [' 1 ', ' SNIPER ranged pyramid ', ' 0 / 1 ', ' 1 / 1 ',
+                                        ' 0 / 1 ', ' 0 / 1 ']
