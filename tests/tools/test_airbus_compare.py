@@ -226,3 +226,17 @@ def test_border_table_has_a_row_per_seed(tmp_path):
                                         ' 0 / 1 ', ' 0 / 1 ']
     assert lines[3].split('|')[2:8] == [' 1 ', ' SNIPER ranged pyramid ', ' 0 / 1 ', ' 1 / 1 ',
                                         ' 0 / 1 ', ' 0 / 1 ']
+
+
+def test_epochs_of_every_whole_image_arm_and_the_size_rule_claim():
+    # 125 iterations of 2 over 78 images: 3.2 epochs, under the rule's 4 (the 25-minute
+    # run's 1375 arm); chip arms have no epoch count
+    res = dict(train_images=78, seeds=[0], runs={})
+    for arm in cmp.WHOLE_IMAGE_ARMS:
+        assert cmp.epochs(res, dict(arm=arm, iters=125, batch_size=2)) == pytest.approx(
+            250 / 78)
+    assert cmp.epochs(res, dict(arm='sniper', iters=125, batch_size=8)) is None
+    res['runs']['single_scale_1375_seed0'] = dict(
+        arm='single_scale_1375', seed=0, iters=125, batch_size=2,
+        tests=dict(single_1375=dict(metrics=dict(AP=57.2))))
+    assert '- single-scale (1375) trained 3.2 epochs, under the 4' in cmp.claims(res)

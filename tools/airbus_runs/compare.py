@@ -90,6 +90,10 @@ ARMS: Dict[str, Arm] = {
 #: the 10-minute budget trains (the rule in faster_mnv2_airbus_880.py), the 2048 pair what it
 #: does not (at 2048 one iteration costs about 31 s: 1 epoch in 10 minutes).
 MMDET_PAIRS = (('single_scale_880', 'jitter_880'), ('single_scale', 'jitter'))
+#: The single-scale arms, each at one size (the size rule's "4 epochs" is checked on them).
+SINGLE_SCALE_ARMS = ('single_scale_880', 'single_scale_1375', 'single_scale')
+#: The arms trained on whole images (their epochs are passes over the training images).
+WHOLE_IMAGE_ARMS = SINGLE_SCALE_ARMS + ('jitter_880', 'jitter')
 #: The arms run by default, in running order.
 DEFAULT_ARMS = ('sahi', 'sniper', 'autofocus', 'single_scale_880', 'jitter_880', 'sniper_neg')
 #: Every model loads into every config (one architecture; the focus branch's weights are
@@ -525,8 +529,7 @@ def results_table(res: Dict[str, Any]) -> str:
 def epochs(res: Dict[str, Any], run: Dict[str, Any]) -> Optional[float]:
     """Passes over the training images (whole-image arms) or SAHI's slices; None for the
     chip arms (their chips per epoch vary with the plan)."""
-    whole = {a for p in MMDET_PAIRS for a in p}
-    per_epoch = (res.get('train_images') if run['arm'] in whole
+    per_epoch = (res.get('train_images') if run['arm'] in WHOLE_IMAGE_ARMS
                  else res.get('slices', {}).get('images') if run['arm'] == 'sahi' else None)
     return run['iters'] * run['batch_size'] / per_epoch if per_epoch else None
 
@@ -566,7 +569,7 @@ def claims(res: Dict[str, Any]) -> str:
                      + ', '.join(f'seed {s}: {_ap(a, "pyramid"):.1f} vs {_ap(b, "sahi"):.1f}, '
                                  f'{d:+.1f}' for (s, a, b), (_, d) in zip(pairs, diffs)) + ').')
     s0 = res['seeds'][0]
-    for arm in (p[0] for p in MMDET_PAIRS):
+    for arm in SINGLE_SCALE_ARMS:
         single = runs.get(f'{arm}_seed{s0}')
         if single and (epochs(res, single) or 0) < 4:
             lines.append(f'- {ARMS[arm].title} trained {_f(epochs(res, single))} epochs, under '
