@@ -23,7 +23,7 @@ def test_there_are_configs():
             'sniper_rpn_mnv2_airbus.py', 'faster_mnv2_airbus.py', 'jitter_faster_mnv2_airbus.py',
             'sahi_faster_mnv2_airbus.py', 'autofocus_faster_mnv2_airbus.py',
             'faster_mnv2_airbus_880.py', 'jitter_faster_mnv2_airbus_880.py',
-            'faster_mnv2_airbus_1375.py'} <= names
+            'faster_mnv2_airbus_1375.py', 'faster_mnv2_airbus_1100.py'} <= names
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
@@ -58,9 +58,10 @@ def test_config_builds(path):
                 (880, 880), (440, 440), (1320, 1320)]
         else:
             assert resize.scale == (880, 880)
-    if name == 'faster_mnv2_airbus_1375.py':  # the size the 25-minute budget trains
-        assert cfg.test_dataloader.dataset.pipeline[1].scale == (1375, 1375)
-        assert ds.pipeline[2].scale == (1375, 1375)
+    for size in (1100, 1375):  # the 25-minute budget's sizes, train and test alike
+        if name == f'faster_mnv2_airbus_{size}.py':
+            assert cfg.test_dataloader.dataset.pipeline[1].scale == (size, size)
+            assert ds.pipeline[2].scale == (size, size)
     if name.startswith('autofocus_'):
         assert cfg.tta_model.type == 'AutoFocusTTAModel' and len(cfg.sniper.test_scales) == 2
     cfg.model.backbone.init_cfg = None

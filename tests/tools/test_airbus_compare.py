@@ -69,10 +69,11 @@ def test_plan_and_dry_run():
     assert plan[len(cmp.ARMS):] == [('sniper', 1), ('sniper_partial', 1), ('sahi', 1),
                                     ('mmdet_best', 1)]
     assert cmp.plan_runs(['sniper'], (0, 1)) == [('sniper', 0), ('sniper', 1)]
-    assert cmp.applicable_tests('sniper') == ['single', 'single_880', 'single_1375', 'dettta',
-                                              'dettta_880', 'pyramid', 'sahi']
+    assert cmp.applicable_tests('sniper') == ['single', 'single_880', 'single_1375',
+                                              'single_1100', 'dettta', 'dettta_880', 'pyramid',
+                                              'sahi']
     assert 'autofocus' in cmp.applicable_tests('autofocus')
-    assert not {'dettta', 'single_1375'} & set(cmp.DEFAULT_TESTS)
+    assert not {'dettta', 'single_1375', 'single_1100'} & set(cmp.DEFAULT_TESTS)
     assert set(cmp.DEFAULT_ARMS) < set(cmp.ARMS)
     text = cmp.dry_run_text(None, (0, 1), 25, 20, 4)
     assert 'estimated machine time' in text and 'sahi seed 1' in text

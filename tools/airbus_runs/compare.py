@@ -72,6 +72,8 @@ ARMS: Dict[str, Arm] = {
                             'single_880'),
     'single_scale_1375': Arm(_CFG + 'faster_mnv2_airbus_1375.py', 'single-scale (1375)',
                              'single_1375'),
+    'single_scale_1100': Arm(_CFG + 'faster_mnv2_airbus_1100.py', 'single-scale (1100)',
+                             'single_1100'),
     'jitter_880': Arm(_CFG + 'jitter_faster_mnv2_airbus_880.py',
                       'MMDetection multi-scale jitter (704-880)', 'dettta_880'),
     'single_scale': Arm(_CFG + 'faster_mnv2_airbus.py', 'single-scale (2048)', 'single'),
@@ -91,7 +93,7 @@ ARMS: Dict[str, Arm] = {
 #: does not (at 2048 one iteration costs about 31 s: 1 epoch in 10 minutes).
 MMDET_PAIRS = (('single_scale_880', 'jitter_880'), ('single_scale', 'jitter'))
 #: The single-scale arms, each at one size (the size rule's "4 epochs" is checked on them).
-SINGLE_SCALE_ARMS = ('single_scale_880', 'single_scale_1375', 'single_scale')
+SINGLE_SCALE_ARMS = ('single_scale_880', 'single_scale_1100', 'single_scale_1375', 'single_scale')
 #: The arms trained on whole images (their epochs are passes over the training images).
 WHOLE_IMAGE_ARMS = SINGLE_SCALE_ARMS + ('jitter_880', 'jitter')
 #: The arms run by default, in running order.
@@ -104,6 +106,8 @@ TESTS: Dict[str, Test] = {
                        mpx=0.8),
     'single_1375': Test(_CFG + 'faster_mnv2_airbus_1375.py', False, 'single scale (1375)',
                         mpx=1.9),
+    'single_1100': Test(_CFG + 'faster_mnv2_airbus_1100.py', False, 'single scale (1100)',
+                        mpx=1.2),
     'dettta': Test(_CFG + 'jitter_faster_mnv2_airbus.py', True,
                    'MMDetection DetTTAModel (2048 / 1024 / 3072 x flip)', mpx=29.4),
     'dettta_880': Test(_CFG + 'jitter_faster_mnv2_airbus_880.py', True,
@@ -116,9 +120,9 @@ TESTS: Dict[str, Test] = {
                  'SAHI sliced prediction (get_sliced_prediction)', kind='sahi', mpx=9.7),
 }
 #: Test ways run by default on the first seed's final models: all but the 2048 DetTTAModel
-#: (about 30 Mpx per image: 12 minutes per model here) and the 1375 single scale (the
-#: 25-minute budget's size); ask for them with --tests.
-DEFAULT_TESTS = tuple(t for t in TESTS if t not in ('dettta', 'single_1375'))
+#: (about 30 Mpx per image: 12 minutes per model here) and the 1100 and 1375 single scales
+#: (the 25-minute budget's sizes); ask for them with --tests.
+DEFAULT_TESTS = tuple(t for t in TESTS if t not in ('dettta', 'single_1375', 'single_1100'))
 RPN_CONFIG = _CFG + 'sniper_rpn_mnv2_airbus.py'
 #: Arms trained with every seed (those asked for); 'mmdet_best' is the better of the
 #: MMDetection pair run (:data:`MMDET_PAIRS`; their own test ways' AP in the first seed).
@@ -132,7 +136,8 @@ DATA_ROOT = 'data/airbus_aircraft'
 DEFAULT_SOURCE = '../shared/data/airbus-aircraft'
 #: Rough costs for ``--dry-run`` only (assumptions, not measurements): training seconds per
 #: iteration of each arm, inference seconds per megapixel, seconds to start a tool.
-EST_SEC_PER_ITER = dict(single_scale_880=2.6, single_scale_1375=6.6, jitter_880=2.3,
+EST_SEC_PER_ITER = dict(single_scale_880=2.6, single_scale_1100=4.2, single_scale_1375=11.9,
+                        jitter_880=2.3,
                         single_scale=31.0, jitter=28.0, sahi=4.2, sniper=3.6, sniper_neg=3.6,
                         sniper_partial=3.6, autofocus=4.5)
 EST_SEC_PER_MPX = 0.6
