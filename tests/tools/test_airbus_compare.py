@@ -85,10 +85,16 @@ def test_plan_and_dry_run():
                 ('jitter_880', 5.0)))}
     assert cmp._mmdet_best(runs, 0, cmp.DEFAULT_ARMS) == 'single_scale_880'
     assert cmp._mmdet_best(runs, 0, ['single_scale', 'jitter', 'sniper']) == 'jitter'
-    assert cmp._mmdet_best(runs, 0, ['single_scale', 'sniper']) is None  # no pair asked for
+    # no pair asked for: the whole-image arms asked for compete, one alone is the best
+    assert cmp._mmdet_best(runs, 0, ['single_scale', 'sniper']) == 'single_scale'
+    assert cmp._mmdet_best(runs, 0, ['single_scale', 'single_scale_880']) == 'single_scale_880'
+    assert cmp._mmdet_best(runs, 0, ['sniper', 'sahi']) is None
     del runs['jitter_880_seed0']
     assert cmp._mmdet_best(runs, 0, cmp.DEFAULT_ARMS) is None  # not both ran yet
-    assert cmp.plan_runs(['sniper', 'single_scale_880'], (0, 1))[-1] == ('sniper', 1)
+    assert cmp._mmdet_best(runs, 0, ['single_scale_1100']) is None  # not run yet
+    assert cmp.plan_runs(['sniper', 'single_scale_1100'], (0, 1)) == [
+        ('sniper', 0), ('single_scale_1100', 0), ('sniper', 1), ('mmdet_best', 1)]
+    assert cmp.plan_runs(['sniper', 'sahi'], (0, 1))[-1] == ('sahi', 1)
     with pytest.raises(ValueError, match='arms'):
         cmp.run_compare('x', arms=['nope'])
 

@@ -125,7 +125,8 @@ TESTS: Dict[str, Test] = {
 DEFAULT_TESTS = tuple(t for t in TESTS if t not in ('dettta', 'single_1375', 'single_1100'))
 RPN_CONFIG = _CFG + 'sniper_rpn_mnv2_airbus.py'
 #: Arms trained with every seed (those asked for); 'mmdet_best' is the better of the
-#: MMDetection pair run (:data:`MMDET_PAIRS`; their own test ways' AP in the first seed).
+#: MMDetection arms run (see :func:`_mmdet_candidates`; their own test ways' AP in the first
+#: seed).
 MULTI_SEED_ARMS = ('sniper', 'sniper_partial', 'sahi', 'mmdet_best')
 DEFAULT_MINUTES = 10.0
 DEFAULT_SEEDS = (0, 1)
@@ -336,28 +337,32 @@ def run_arm(name: str, out_dir: str, seed: int, budget_s: float, calib_iters: in
     return res
 
 
-def _mmdet_pair(arms: Sequence[str]) -> Optional[Tuple[str, str]]:
-    """The first of :data:`MMDET_PAIRS` whose two arms are both in ``arms``, else None."""
-    return next((p for p in MMDET_PAIRS if set(p) <= set(arms)), None)
+def _mmdet_candidates(arms: Sequence[str]) -> Tuple[str, ...]:
+    """The MMDetection arms among ``arms`` that compete for the later seeds: the first of
+    :data:`MMDET_PAIRS` whose two arms are both asked for, else every whole-image arm asked
+    for (one alone, as ``single_scale_1100`` at 25 minutes, is the best by default); () for
+    none."""
+    pair = next((p for p in MMDET_PAIRS if set(p) <= set(arms)), None)
+    return pair or tuple(a for a in arms if a in WHOLE_IMAGE_ARMS)
 
 
 def _mmdet_best(runs: Dict[str, Any], seed: int,
                 arms: Sequence[str] = MMDET_PAIRS[0]) -> Optional[str]:
-    """The MMDetection arm (of :func:`_mmdet_pair` of ``arms``) with the higher AP in its own
-    test way in ``seed``; None until both ran."""
-    pair = _mmdet_pair(arms) or ()
+    """The arm of :func:`_mmdet_candidates` of ``arms`` with the highest AP in its own test
+    way in ``seed``; None until every candidate ran."""
+    cands = _mmdet_candidates(arms)
     aps = {a: _ap(runs[f'{a}_seed{seed}'], ARMS[a].natural_test)
-           for a in pair if f'{a}_seed{seed}' in runs}
-    return max(aps, key=aps.get) if pair and len(aps) == 2 else None
+           for a in cands if f'{a}_seed{seed}' in runs}
+    return max(aps, key=aps.get) if cands and len(aps) == len(cands) else None
 
 
 def plan_runs(arms: Sequence[str], seeds: Sequence[int]) -> List[Tuple[str, int]]:
     """``(arm, seed)`` in running order: every arm with ``seeds[0]``, then the multi-seed arms
-    (``'mmdet_best'`` resolved once the first seed's two MMDetection arms are done)."""
+    (``'mmdet_best'`` resolved once the first seed's MMDetection arms are done)."""
     plan = [(a, seeds[0]) for a in arms]
     for s in seeds[1:]:
         plan += [(a, s) for a in MULTI_SEED_ARMS if a in arms or (
-            a == 'mmdet_best' and _mmdet_pair(arms))]
+            a == 'mmdet_best' and _mmdet_candidates(arms))]
     return plan
 
 
@@ -377,7 +382,8 @@ def estimate(arms: Sequence[str], seeds: Sequence[int], minutes: float, calib_it
 
     for arm, seed in plan_runs(arms, seeds):
         # the costlier of the two
-        real = max(_mmdet_pair(arms), key=EST_SEC_PER_ITER.get) if arm == 'mmdet_best' else arm
+        real = (max(_mmdet_candidates(arms), key=EST_SEC_PER_ITER.get) if arm == 'mmdet_best'
+                else arm)
         t = ARMS[real]
         first = seed == seeds[0]
         cal = (calib_iters * EST_SEC_PER_ITER[real] + EST_STARTUP_S) / 60 if first else 0.0
@@ -479,7 +485,7 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
     for n, (name, seed) in enumerate(plan, 1):
         if name == 'mmdet_best':
             name = _mmdet_best(res['runs'], seeds[0], arms)
-            if name is None:  # the first seed did not run both MMDetection arms
+            if name is None:  # the first seed did not run every MMDetection candidate
                 continue
         if echo:
             print(f'\n=== [{n}/{len(plan)}] {ARMS[name].title}, seed {seed} ===', flush=True)
