@@ -67,7 +67,7 @@ def test_plan_and_dry_run():
     plan = cmp.plan_runs(list(cmp.ARMS), (0, 1))
     assert plan[:len(cmp.ARMS)] == [(a, 0) for a in cmp.ARMS]
     assert plan[len(cmp.ARMS):] == [('sniper', 1), ('sniper_partial', 1), ('sahi', 1),
-                                    ('mmdet_best', 1)]
+                                    ('autofocus', 1), ('mmdet_best', 1)]
     assert cmp.plan_runs(['sniper'], (0, 1)) == [('sniper', 0), ('sniper', 1)]
     assert cmp.applicable_tests('sniper') == ['single', 'single_880', 'single_1375',
                                               'single_1100', 'dettta', 'dettta_880', 'pyramid',

@@ -127,7 +127,7 @@ RPN_CONFIG = _CFG + 'sniper_rpn_mnv2_airbus.py'
 #: Arms trained with every seed (those asked for); 'mmdet_best' is the better of the
 #: MMDetection arms run (see :func:`_mmdet_candidates`; their own test ways' AP in the first
 #: seed).
-MULTI_SEED_ARMS = ('sniper', 'sniper_partial', 'sahi', 'mmdet_best')
+MULTI_SEED_ARMS = ('sniper', 'sniper_partial', 'sahi', 'autofocus', 'mmdet_best')
 DEFAULT_MINUTES = 10.0
 DEFAULT_SEEDS = (0, 1)
 DEFAULT_CALIB_ITERS = 20
