@@ -381,7 +381,7 @@ def estimate(arms: Sequence[str], seeds: Sequence[int], minutes: float, calib_it
         return (EST_STARTUP_S + val_images * TESTS[test].mpx * EST_SEC_PER_MPX) / 60
 
     for arm, seed in plan_runs(arms, seeds):
-        # the costlier of the two
+        # mmdet_best: the costliest of its candidates
         real = (max(_mmdet_candidates(arms), key=EST_SEC_PER_ITER.get) if arm == 'mmdet_best'
                 else arm)
         t = ARMS[real]
