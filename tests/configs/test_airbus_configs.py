@@ -23,7 +23,8 @@ def test_there_are_configs():
             'sniper_rpn_mnv2_airbus.py', 'faster_mnv2_airbus.py', 'jitter_faster_mnv2_airbus.py',
             'sahi_faster_mnv2_airbus.py', 'autofocus_faster_mnv2_airbus.py',
             'faster_mnv2_airbus_880.py', 'jitter_faster_mnv2_airbus_880.py',
-            'faster_mnv2_airbus_1375.py', 'faster_mnv2_airbus_1100.py'} <= names
+            'faster_mnv2_airbus_1375.py', 'faster_mnv2_airbus_1100.py',
+            'jitter_faster_mnv2_airbus_1100.py'} <= names
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
@@ -62,6 +63,11 @@ def test_config_builds(path):
         if name == f'faster_mnv2_airbus_{size}.py':
             assert cfg.test_dataloader.dataset.pipeline[1].scale == (size, size)
             assert ds.pipeline[2].scale == (size, size)
+    if name == 'jitter_faster_mnv2_airbus_1100.py':  # COCO's recipe x1.375
+        assert cfg.test_dataloader.dataset.pipeline[1].scale == (1100, 1100)
+        assert ds.pipeline[2].scales[0] == (880, 880) and ds.pipeline[2].scales[-1] == (1100, 1100)
+        assert [t.scale for t in cfg.tta_pipeline[1].transforms[0]] == [
+            (1100, 1100), (550, 550), (1650, 1650)]
     if name.startswith('autofocus_'):
         assert cfg.tta_model.type == 'AutoFocusTTAModel' and len(cfg.sniper.test_scales) == 2
     cfg.model.backbone.init_cfg = None

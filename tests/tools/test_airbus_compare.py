@@ -70,10 +70,10 @@ def test_plan_and_dry_run():
                                     ('autofocus', 1), ('mmdet_best', 1)]
     assert cmp.plan_runs(['sniper'], (0, 1)) == [('sniper', 0), ('sniper', 1)]
     assert cmp.applicable_tests('sniper') == ['single', 'single_880', 'single_1375',
-                                              'single_1100', 'dettta', 'dettta_880', 'pyramid',
-                                              'sahi']
+                                              'single_1100', 'dettta', 'dettta_880',
+                                              'dettta_1100', 'pyramid', 'sahi']
     assert 'autofocus' in cmp.applicable_tests('autofocus')
-    assert not {'dettta', 'single_1375', 'single_1100'} & set(cmp.DEFAULT_TESTS)
+    assert not {'dettta', 'single_1375', 'single_1100', 'dettta_1100'} & set(cmp.DEFAULT_TESTS)
     assert set(cmp.DEFAULT_ARMS) < set(cmp.ARMS)
     text = cmp.dry_run_text(None, (0, 1), 25, 20, 4)
     assert 'estimated machine time' in text and 'sahi seed 1' in text
@@ -82,16 +82,21 @@ def test_plan_and_dry_run():
     runs = {f'{a}_seed0': dict(tests={ARM.natural_test: dict(metrics=dict(AP=ap))})
             for a, ARM, ap in ((a, cmp.ARMS[a], ap) for a, ap in (
                 ('single_scale', 3.0), ('jitter', 4.0), ('single_scale_880', 6.0),
-                ('jitter_880', 5.0)))}
+                ('jitter_880', 5.0), ('single_scale_1100', 7.0), ('jitter_1100', 8.0)))}
     assert cmp._mmdet_best(runs, 0, cmp.DEFAULT_ARMS) == 'single_scale_880'
     assert cmp._mmdet_best(runs, 0, ['single_scale', 'jitter', 'sniper']) == 'jitter'
+    # the 25-minute pair: single-scale at 1100 already ran, jitter at 1100 joins it
+    assert cmp._mmdet_best(runs, 0, ['single_scale_1100', 'jitter_1100']) == 'jitter_1100'
     # no pair asked for: the whole-image arms asked for compete, one alone is the best
     assert cmp._mmdet_best(runs, 0, ['single_scale', 'sniper']) == 'single_scale'
     assert cmp._mmdet_best(runs, 0, ['single_scale', 'single_scale_880']) == 'single_scale_880'
     assert cmp._mmdet_best(runs, 0, ['sniper', 'sahi']) is None
     del runs['jitter_880_seed0']
     assert cmp._mmdet_best(runs, 0, cmp.DEFAULT_ARMS) is None  # not both ran yet
-    assert cmp._mmdet_best(runs, 0, ['single_scale_1100']) is None  # not run yet
+    del runs['jitter_1100_seed0']
+    assert cmp._mmdet_best(runs, 0, ['single_scale_1100', 'jitter_1100']) is None
+    assert cmp._mmdet_best(runs, 0, ['single_scale_1100']) == 'single_scale_1100'  # alone
+    assert cmp._mmdet_best(runs, 0, ['single_scale_1375']) is None  # not run yet
     assert cmp.plan_runs(['sniper', 'single_scale_1100'], (0, 1)) == [
         ('sniper', 0), ('single_scale_1100', 0), ('sniper', 1), ('mmdet_best', 1)]
     assert cmp.plan_runs(['sniper', 'sahi'], (0, 1))[-1] == ('sahi', 1)
