@@ -104,6 +104,41 @@ def test_plan_and_dry_run():
         cmp.run_compare('x', arms=['nope'])
 
 
+def test_a_later_call_keeps_the_runs_it_does_not_name(tmp_path, monkeypatch):
+    """A folder's record is every run it holds: a call with other arms (or fewer seeds)
+    adds its runs to the earlier ones instead of dropping them; a different budget is
+    refused."""
+    root = tmp_path / 'data'
+    (root / 'annotations').mkdir(parents=True)
+    for split in ('train', 'val'):
+        (root / 'annotations' / f'{split}.json').write_text(
+            json.dumps(dict(images=[dict(id=1)], annotations=[], categories=[])))
+
+    def fake_run_arm(name, out_dir, seed, *args, **kwargs):
+        return dict(arm=name, seed=seed, iters=10,
+                    tests={cmp.ARMS[name].natural_test: dict(metrics=dict(AP=1.0))})
+
+    def write_json(out_dir, res, markdown, plot):
+        with open(osp.join(out_dir, 'results.json'), 'w') as f:
+            json.dump(res, f)
+
+    monkeypatch.setattr(cmp, 'run_arm', fake_run_arm)
+    monkeypatch.setattr(cmp, 'results_markdown', lambda res: '')
+    monkeypatch.setattr(cmp, 'write_results', write_json)
+    out = str(tmp_path / 'out')
+
+    kw = dict(seeds=(0, 1), minutes=25, pictures=0, echo=False, data_root=str(root))
+    cmp.run_compare(out, arms=['single_scale_1100'], **kw)
+    res = cmp.run_compare(out, arms=['single_scale_1100', 'jitter_1100'], **kw)
+    # the later call's plan: both arms in seed 0, then its pair's best (the first, tied)
+    assert sorted(res['runs']) == ['jitter_1100_seed0', 'single_scale_1100_seed0',
+                                   'single_scale_1100_seed1']
+    res = cmp.run_compare(out, arms=['jitter_1100'], **dict(kw, seeds=(0,)))
+    assert len(res['runs']) == 3  # nothing dropped by a smaller call
+    with pytest.raises(ValueError, match='minutes=25'):
+        cmp.run_compare(out, arms=['jitter_1100'], **dict(kw, minutes=10))
+
+
 @pytest.mark.slow
 def test_sahi_arm_end_to_end_and_resume(tmp_path, monkeypatch):
     """SAHI's slices, its fine-tuning (calibrated, then trained), sahi's sliced prediction

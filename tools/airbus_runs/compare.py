@@ -416,7 +416,8 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
 
     Args:
         out_dir (str): ``<arm>_seed<k>/`` per run, ``rpn_seed<k>/``, ``results.{json,md,png}``,
-            ``pictures/``.
+            ``pictures/``. Its results keep the runs of earlier calls that this one does not
+            name (a later call may add arms or seeds, or run fewer).
         minutes (float): training budget of every arm (logged iteration time).
         arms (Sequence[str], optional): keys of :data:`ARMS` (default all).
         seeds (Sequence[int]): the first trains every arm; the others :data:`MULTI_SEED_ARMS`.
@@ -455,7 +456,8 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
     os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, 'results.json')
     prior = _read_json(path) if osp.isfile(path) else {}
-    for key, value in (('val_images', val_images), ('holdout', holdout), ('iters', iters)):
+    for key, value in (('minutes', minutes), ('val_images', val_images), ('holdout', holdout),
+                       ('iters', iters)):
         if prior and prior.get(key) != value:
             raise ValueError(f'{out_dir} was run with {key}={prior.get(key)}, now {value}: '
                              'its finished runs would mix; use another --out')
@@ -478,7 +480,10 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
     res: Dict[str, Any] = dict(minutes=minutes, seeds=list(seeds), calib_iters=calib_iters,
                                curve_points=curve_points, rpn_iters=rpn_iters,
                                val_images=val_images, holdout=holdout, iters=iters,
-                               machine=machine_description(), runs={},
+                               # the folder's earlier runs that this plan does not name
+                               # (other arms or seeds) stay in its record; the plan's own
+                               # runs are read back or run, and replace theirs
+                               machine=machine_description(), runs=dict(prior.get('runs', {})),
                                test_ann=val_ann or osp.join(data_root, 'annotations',
                                                             'val.json'))
     res['train_images'] = len(_read_json(fit_ann or osp.join(data_root, 'annotations',
