@@ -133,8 +133,11 @@ def test_a_later_call_keeps_the_runs_it_does_not_name(tmp_path, monkeypatch):
     # the later call's plan: both arms in seed 0, then its pair's best (the first, tied)
     assert sorted(res['runs']) == ['jitter_1100_seed0', 'single_scale_1100_seed0',
                                    'single_scale_1100_seed1']
+    prior = json.loads((tmp_path / 'out' / 'results.json').read_text())
+    (tmp_path / 'out' / 'results.json').write_text(json.dumps(dict(prior, slices=dict(n=1))))
     res = cmp.run_compare(out, arms=['jitter_1100'], **dict(kw, seeds=(0,)))
     assert len(res['runs']) == 3  # nothing dropped by a smaller call
+    assert res['slices'] == dict(n=1)  # nor SAHI's slices, which its epochs are counted in
     with pytest.raises(ValueError, match='minutes=25'):
         cmp.run_compare(out, arms=['jitter_1100'], **dict(kw, minutes=10))
 

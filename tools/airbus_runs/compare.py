@@ -490,6 +490,8 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
                                                              'train.json'))['images'])
     if 'sahi' in arms:
         res['slices'] = prepare_slices(data_root, echo)
+    elif 'slices' in prior:  # a kept SAHI run's epochs are passes over these slices
+        res['slices'] = prior['slices']
     # every iteration logged: a short calibration has iteration times to read, and a test
     # its median seconds per image from every image (iterations here last seconds)
     cfg_options = ['default_hooks.logger.interval=1', *cfg_options]
