@@ -477,21 +477,18 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
         _write_json(val_ann, dict(val, images=val['images'][:val_images],
                                   annotations=[a for a in val['annotations']
                                                if a['image_id'] in keep]))
-    res: Dict[str, Any] = dict(minutes=minutes, seeds=list(seeds), calib_iters=calib_iters,
-                               curve_points=curve_points, rpn_iters=rpn_iters,
-                               val_images=val_images, holdout=holdout, iters=iters,
-                               # the folder's earlier runs that this plan does not name
-                               # (other arms or seeds) stay in its record; the plan's own
-                               # runs are read back or run, and replace theirs
-                               machine=machine_description(), runs=dict(prior.get('runs', {})),
-                               test_ann=val_ann or osp.join(data_root, 'annotations',
-                                                            'val.json'))
+    # the folder's record starts from what earlier calls left: runs this plan does not name
+    # (other arms or seeds), SAHI's slices (a kept SAHI run's epochs count them), the
+    # pictures; this call's settings, and its runs once read back or run, replace theirs
+    res: Dict[str, Any] = dict(prior, runs=dict(prior.get('runs', {})))
+    res.update(minutes=minutes, seeds=list(seeds), calib_iters=calib_iters,
+               curve_points=curve_points, rpn_iters=rpn_iters, val_images=val_images,
+               holdout=holdout, iters=iters, machine=machine_description(),
+               test_ann=val_ann or osp.join(data_root, 'annotations', 'val.json'))
     res['train_images'] = len(_read_json(fit_ann or osp.join(data_root, 'annotations',
                                                              'train.json'))['images'])
     if 'sahi' in arms:
         res['slices'] = prepare_slices(data_root, echo)
-    elif 'slices' in prior:  # a kept SAHI run's epochs are passes over these slices
-        res['slices'] = prior['slices']
     # every iteration logged: a short calibration has iteration times to read, and a test
     # its median seconds per image from every image (iterations here last seconds)
     cfg_options = ['default_hooks.logger.interval=1', *cfg_options]
