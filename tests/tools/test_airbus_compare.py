@@ -290,3 +290,24 @@ def test_epochs_of_every_whole_image_arm_and_the_size_rule_claim():
         arm='single_scale_1375', seed=0, iters=125, batch_size=2,
         tests=dict(single_1375=dict(metrics=dict(AP=57.2))))
     assert '- single-scale (1375) trained 3.2 epochs, under the 4' in cmp.claims(res)
+
+
+def test_merge_results_keeps_every_folders_runs_and_sahis_slices(tmp_path):
+    # the SAHI run's epochs need its folder's slice count even when another folder comes
+    # first; the same run key in two folders is refused, not overwritten
+    def folder(name, runs, slices=None):
+        d = tmp_path / name
+        d.mkdir()
+        (d / 'results.json').write_text(json.dumps(
+            dict(minutes=25.0, train_images=78, slices=slices, runs=runs)))
+        return str(d)
+
+    sniper = folder('sniper', {'sniper_seed0': dict(arm='sniper', seed=0)})
+    sahi = folder('sahi', {'sahi_seed0': dict(arm='sahi', seed=0, iters=243, batch_size=8)},
+                  slices=dict(images=2808))
+    res = cmp.merge_results([sniper, sahi])
+    assert sorted(res['runs']) == ['sahi_seed0', 'sniper_seed0']
+    assert cmp.epochs(res, res['runs']['sahi_seed0']) == pytest.approx(243 * 8 / 2808)
+    again = folder('again', {'sniper_seed0': dict(arm='sniper', seed=0)})
+    with pytest.raises(ValueError, match='sniper_seed0 is in both'):
+        cmp.merge_results([sniper, again])

@@ -518,6 +518,28 @@ def run_compare(out_dir: str = 'work_dirs/airbus_compare', minutes: float = DEFA
 
 
 # -- reading the results ---------------------------------------------------------------------
+def merge_results(out_dirs: Sequence[str]) -> Dict[str, Any]:
+    """Several output folders' ``results.json`` as one, for one table or plot of runs made
+    by separate calls: the first folder's settings, every folder's runs, and the SAHI slice
+    record (its epochs) from whichever folder made slices. A run key (``<arm>_seed<k>``)
+    in two folders is two different models: ValueError, naming both folders."""
+    res: Dict[str, Any] = {}
+    owner: Dict[str, str] = {}
+    for out_dir in out_dirs:
+        r = _read_json(osp.join(out_dir, 'results.json'))
+        res = res or dict(r, runs={})
+        res['slices'] = res.get('slices') or r.get('slices')
+        for key, run in r['runs'].items():
+            if key in owner:
+                raise ValueError(f'{key} is in both {owner[key]} and {out_dir}: merge '
+                                 'folders with different runs')
+            owner[key] = out_dir
+            res['runs'][key] = run
+    if not res:
+        raise ValueError('merge_results: expected at least one output folder, got none')
+    return res
+
+
 def _ordered(res: Dict[str, Any]) -> List[str]:
     return sorted(res['runs'], key=lambda k: (list(ARMS).index(res['runs'][k]['arm']),
                                               res['runs'][k]['seed']))
