@@ -311,3 +311,30 @@ def test_merge_results_keeps_every_folders_runs_and_sahis_slices(tmp_path):
     again = folder('again', {'sniper_seed0': dict(arm='sniper', seed=0)})
     with pytest.raises(ValueError, match='sniper_seed0 is in both'):
         cmp.merge_results([sniper, again])
+
+
+def test_tests_table_shows_a_later_seed_tested_every_way_by_its_own_call(tmp_path):
+    # the eighth session's SNIPER seed 1 (its own --seeds 1 call, every test way) merged
+    # after a seed-0 folder: its rows belong in the table; a later seed tested its own way
+    # only stays out (results_table has it)
+    def run(arm, seed, tests):
+        m = dict(AP=60.0, AP50=90.0, AP75=70.0, AP_lt64=50.0)
+        return dict(arm=arm, seed=seed,
+                    tests={t: dict(metrics=m, sec_per_img=1.0, peak_mb=900) for t in tests})
+
+    def folder(name, seeds, runs):
+        d = tmp_path / name
+        d.mkdir()
+        (d / 'results.json').write_text(json.dumps(dict(seeds=seeds, runs=runs)))
+        return str(d)
+
+    first = folder('first', [0], {'single_scale_1100_seed0': run(
+        'single_scale_1100', 0, ['single_1100', 'pyramid']),
+        'single_scale_1100_seed1': run('single_scale_1100', 1, ['single_1100'])})
+    later = folder('later', [1], {'sniper_seed1': run('sniper', 1, ['pyramid', 'sahi'])})
+    rows = cmp.tests_table(cmp.merge_results([first, later])).splitlines()[2:]
+    assert [r.split(' | ')[:2] for r in rows] == [
+        ['| single-scale (1100)', 'single scale (1100)'],
+        ['| single-scale (1100)', 'SNIPER ranged pyramid'],
+        ['| SNIPER chips', 'SNIPER ranged pyramid'],
+        ['| SNIPER chips', 'SAHI sliced prediction (get_sliced_prediction)']]

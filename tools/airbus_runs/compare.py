@@ -126,8 +126,8 @@ TESTS: Dict[str, Test] = {
                  'SAHI sliced prediction (get_sliced_prediction)', kind='sahi', mpx=9.7),
 }
 #: Test ways run by default on the first seed's final models: all but the 2048 DetTTAModel
-#: (about 30 Mpx per image: 12 minutes per model here) and the 1100 and 1375 ones (the
-#: 25-minute budget's sizes); ask for them with --tests.
+#: (about 30 Mpx per image: 12-14 minutes per model on 2 CPU cores, the Airbus report) and
+#: the 1100 and 1375 ones (the 25-minute budget's sizes); ask for them with --tests.
 DEFAULT_TESTS = tuple(t for t in TESTS
                       if t not in ('dettta', 'single_1375', 'single_1100', 'dettta_1100'))
 RPN_CONFIG = _CFG + 'sniper_rpn_mnv2_airbus.py'
@@ -578,16 +578,18 @@ def epochs(res: Dict[str, Any], run: Dict[str, Any]) -> Optional[float]:
 
 
 def tests_table(res: Dict[str, Any]) -> str:
-    """Every test way of every first-seed model: AP, AP50, AP75, AP per size band, seconds
-    per image, peak memory."""
+    """Every test way of every model tested more than its own way: AP, AP50, AP75, AP per
+    size band, seconds per image, peak memory. In one output folder those are the first
+    seed's models; in folders merged by :func:`merge_results` also a later seed's model
+    that a call of its own (``--seeds 1 --tests ...``) tested every way."""
     bands = _bands(res)
     rows = ['| trained | tested | AP | AP50 | AP75 | ' + ' | '.join(
         f'AP {b[3:]} px' for b in bands) + ' | s / image | peak MB |',
         '|---' * (7 + len(bands)) + '|']
     for key in _ordered(res):
         r = res['runs'][key]
-        if r['seed'] != res['seeds'][0]:
-            continue
+        if r['seed'] != res['seeds'][0] and list(r['tests']) == [ARMS[r['arm']].natural_test]:
+            continue  # a later seed tested its own way only: results_table has its row
         for test, t in r['tests'].items():
             m = t['metrics']
             rows.append(f'| {ARMS[r["arm"]].title} | {TESTS[test].title} | {_f(m["AP"])} | '
