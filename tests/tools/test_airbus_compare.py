@@ -292,15 +292,21 @@ def test_epochs_of_every_whole_image_arm_and_the_size_rule_claim():
     assert '- single-scale (1375) trained 3.2 epochs, under the 4' in cmp.claims(res)
 
 
+def _results_folder(tmp_path, name: str, **results) -> str:
+    """An output folder holding only ``results.json`` with ``results``, as a driver call
+    leaves it for :func:`compare.merge_results`."""
+    d = tmp_path / name
+    d.mkdir()
+    (d / 'results.json').write_text(json.dumps(results))
+    return str(d)
+
+
 def test_merge_results_keeps_every_folders_runs_and_sahis_slices(tmp_path):
     # the SAHI run's epochs need its folder's slice count even when another folder comes
     # first; the same run key in two folders is refused, not overwritten
     def folder(name, runs, slices=None):
-        d = tmp_path / name
-        d.mkdir()
-        (d / 'results.json').write_text(json.dumps(
-            dict(minutes=25.0, train_images=78, slices=slices, runs=runs)))
-        return str(d)
+        return _results_folder(tmp_path, name, minutes=25.0, train_images=78, slices=slices,
+                               runs=runs)
 
     sniper = folder('sniper', {'sniper_seed0': dict(arm='sniper', seed=0)})
     sahi = folder('sahi', {'sahi_seed0': dict(arm='sahi', seed=0, iters=243, batch_size=8)},
@@ -322,16 +328,11 @@ def test_tests_table_shows_a_later_seed_tested_every_way_by_its_own_call(tmp_pat
         return dict(arm=arm, seed=seed,
                     tests={t: dict(metrics=m, sec_per_img=1.0, peak_mb=900) for t in tests})
 
-    def folder(name, seeds, runs):
-        d = tmp_path / name
-        d.mkdir()
-        (d / 'results.json').write_text(json.dumps(dict(seeds=seeds, runs=runs)))
-        return str(d)
-
-    first = folder('first', [0], {'single_scale_1100_seed0': run(
-        'single_scale_1100', 0, ['single_1100', 'pyramid']),
+    first = _results_folder(tmp_path, 'first', seeds=[0], runs={
+        'single_scale_1100_seed0': run('single_scale_1100', 0, ['single_1100', 'pyramid']),
         'single_scale_1100_seed1': run('single_scale_1100', 1, ['single_1100'])})
-    later = folder('later', [1], {'sniper_seed1': run('sniper', 1, ['pyramid', 'sahi'])})
+    later = _results_folder(tmp_path, 'later', seeds=[1],
+                            runs={'sniper_seed1': run('sniper', 1, ['pyramid', 'sahi'])})
     rows = cmp.tests_table(cmp.merge_results([first, later])).splitlines()[2:]
     assert [r.split(' | ')[:2] for r in rows] == [
         ['| single-scale (1100)', 'single scale (1100)'],
